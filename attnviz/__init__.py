@@ -1,0 +1,32 @@
+"""attnviz: the helper package of *Attention, re-derived*.
+
+Attention variants (:mod:`attnviz.attention`), position encodings (:mod:`attnviz.positions`),
+row statistics (:mod:`attnviz.metrics`), figures (:mod:`attnviz.plots`) and slider explorers
+(:mod:`attnviz.explore`). Each public function's docstring names the chapter that introduces it.
+"""
+
+from . import attention, metrics, plots, positions
+from .attention import attention_weights, entropy_invariant_scale, scores
+from .explore import Slider, explore
+from .metrics import effective_support, entropy
+from .positions import apply_rope, rope_frequencies, rotation_matrix, sinusoidal
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Slider",
+    "apply_rope",
+    "attention",
+    "attention_weights",
+    "effective_support",
+    "entropy",
+    "entropy_invariant_scale",
+    "explore",
+    "metrics",
+    "plots",
+    "positions",
+    "rope_frequencies",
+    "rotation_matrix",
+    "scores",
+    "sinusoidal",
+]

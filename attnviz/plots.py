@@ -1,0 +1,105 @@
+"""One look for every figure of the book: each function draws one figure and returns it.
+
+Figures are plain ``matplotlib.figure.Figure`` objects, not registered with pyplot, so a
+notebook shows a figure exactly once (when it is the cell's value) and nothing leaks between
+explorer frames.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+
+import matplotlib
+import matplotlib.pyplot as plt  # noqa: F401  (importing pyplot registers the notebook figure formatter)
+import torch
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+WEIGHTS_CMAP = "viridis"  # the colormap of attention weights in every chapter
+RC = {
+    "figure.dpi": 100,
+    "savefig.dpi": 100,
+    "font.size": 10,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "legend.frameon": False,
+}
+
+
+def new_figure(width: float = 6.0, height: float = 3.5) -> tuple[Figure, Axes]:
+    """A fresh figure and axes in the book's style (not registered with pyplot). Chapter: rope-rotation."""
+    with matplotlib.rc_context(RC):
+        fig = Figure(figsize=(width, height), layout="constrained")
+        ax = fig.add_subplot()
+    return fig, ax
+
+
+def _target(ax: Axes | None, width: float, height: float) -> tuple[Figure, Axes]:
+    return new_figure(width, height) if ax is None else (ax.figure, ax)
+
+
+def attention_map(
+    weights: torch.Tensor, tokens: Sequence[str] | None = None, ax: Axes | None = None, *, label: str = "weight"
+) -> Figure:
+    """Heat map of one (n_q, n_k) matrix of attention weights (or logits); returns the figure. Chapter: rope-rotation."""
+    if not isinstance(weights, torch.Tensor) or weights.dim() != 2:
+        shape = tuple(weights.shape) if isinstance(weights, torch.Tensor) else type(weights).__name__
+        raise ValueError(f"weights must be a 2-D tensor (n_q, n_k), got {shape}")
+    n_q, n_k = weights.shape
+    if tokens is not None and len(tokens) != n_k:
+        raise ValueError(f"tokens must have one label per key: n_k = {n_k}, got {len(tokens)}")
+    fig, ax = _target(ax, 4.8, 4.0)
+    with matplotlib.rc_context(RC):
+        image = ax.imshow(weights.detach().double().cpu().numpy(), cmap=WEIGHTS_CMAP, aspect="auto")
+        ax.grid(False)
+        ax.set_xlabel("key position")
+        ax.set_ylabel("query position")
+        if tokens is not None:
+            ax.set_xticks(range(n_k), tokens, rotation=90)
+            if n_q == n_k:
+                ax.set_yticks(range(n_q), tokens)
+        fig.colorbar(image, ax=ax, label=label)
+    return fig
+
+
+def curves(
+    x: Sequence[float] | torch.Tensor,
+    ys: Mapping[str, Sequence[float] | torch.Tensor],
+    *,
+    xlabel: str,
+    ylabel: str,
+    ax: Axes | None = None,
+    logx: bool = False,
+    logy: bool = False,
+    ylim: tuple[float, float] | None = None,
+) -> Figure:
+    """Line plot of several named curves y(x) sharing one x axis; returns the figure. Chapter: rope-rotation."""
+    if not isinstance(ys, Mapping) or not ys:
+        raise ValueError("ys must be a non-empty mapping from curve label to values")
+    x = torch.as_tensor(x, dtype=torch.float64).cpu()
+    fig, ax = _target(ax, 6.0, 3.5)
+    with matplotlib.rc_context(RC):
+        for name, y in ys.items():
+            y = torch.as_tensor(y, dtype=torch.float64).cpu()
+            if y.shape != x.shape:
+                raise ValueError(f"curve {name!r} has shape {tuple(y.shape)}, x has {tuple(x.shape)}")
+            ax.plot(x.numpy(), y.numpy(), label=name, linewidth=1.4)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.set_xscale("log" if logx else "linear")
+        ax.set_yscale("log" if logy else "linear")
+        if ylim is not None:
+            ax.set_ylim(*ylim)
+        if len(ys) > 1:
+            ax.legend()
+    return fig
+
+
+def to_png(fig: Figure) -> bytes:
+    """PNG bytes of a figure (used for explorer frames). Chapter: rope-rotation."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return buffer.getvalue()

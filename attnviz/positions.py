@@ -1,0 +1,125 @@
+"""Position encodings: sinusoidal tables and rotary position embedding (RoPE).
+
+Conventions (the book's notation page): head dimension ``d`` is even, frequencies
+``theta_i = base ** (-2 i / d)`` for ``i = 0 .. d/2 - 1``, and RoPE rotates each pair of
+coordinates by the angle ``position * theta_i``. The ``"interleaved"`` layout pairs
+coordinates ``(2i, 2i+1)`` as in RoFormer; the ``"half"`` layout pairs ``(i, i + d/2)`` as
+in LLaMA / GPT-NeoX. The two differ by a fixed permutation of coordinates.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from . import _checks
+
+LAYOUTS = ("interleaved", "half")
+SCALINGS = (None, "linear", "ntk")
+
+
+def sinusoidal(n: int, d: int, base: float = 10000.0) -> torch.Tensor:
+    """Sinusoidal table (n, d): p[k, 2i] = sin(k theta_i), p[k, 2i+1] = cos(k theta_i). Chapter: rope-rotation."""
+    _checks.positive_int("n", n)
+    freqs = rope_frequencies(d, base)  # (d/2,)
+    angles = torch.arange(n, dtype=torch.float64)[:, None] * freqs  # (n, d/2)
+    return torch.stack((angles.sin(), angles.cos()), dim=-1).reshape(n, d)
+
+
+def rope_frequencies(d: int, base: float = 10000.0, scaling: str | None = None, factor: float = 1.0) -> torch.Tensor:
+    """Frequencies theta_i = base^(-2i/d), shape (d/2,), float64; optionally scaled by ``factor``. Chapter: rope-rotation.
+
+    ``scaling=None`` uses ``factor`` not at all. ``"linear"`` (position interpolation) divides every
+    frequency by ``factor``; ``"ntk"`` (NTK-aware) replaces the base by ``base * factor ** (d / (d - 2))``.
+    """
+    _checks.positive_int("d", d, even=True)
+    base = _checks.real_number("base", base, positive=True)
+    factor = _checks.real_number("factor", factor, positive=True)
+    _checks.choice("scaling", scaling, SCALINGS)
+    if base == 1.0:
+        raise ValueError("base must differ from 1 (every frequency would equal 1)")
+    if scaling == "ntk":
+        if d == 2:
+            raise ValueError("scaling='ntk' needs d >= 4 (the new base is base * factor ** (d / (d - 2)))")
+        base = base * factor ** (d / (d - 2))
+    i = torch.arange(d // 2, dtype=torch.float64)
+    theta = base ** (-2.0 * i / d)  # (d/2,)
+    return theta / factor if scaling == "linear" else theta
+
+
+def _angles(x: torch.Tensor, positions: object, freqs: torch.Tensor) -> torch.Tensor:
+    """Validated rotation angles, shape (..., n, d/2), float64."""
+    _checks.tensor("x", x)
+    _checks.tensor("freqs", freqs)
+    if freqs.dim() != 1:
+        raise ValueError(f"freqs must be 1-D of length d/2, got shape {tuple(freqs.shape)}")
+    _checks.finite("freqs", freqs)
+    d = x.shape[-1]
+    if d % 2:
+        raise ValueError(f"x must have an even last dimension d (RoPE rotates pairs), got d = {d}")
+    if freqs.shape[0] != d // 2:
+        raise ValueError(f"freqs must have length d/2 = {d // 2} for x with d = {d}, got {freqs.shape[0]}")
+    positions = torch.as_tensor(positions, dtype=torch.float64, device=x.device)
+    if positions.dim() == 0 or positions.shape[-1] != x.shape[-2]:
+        raise ValueError(
+            f"positions must have a last dimension equal to n = x.shape[-2] = {x.shape[-2]}, "
+            f"got shape {tuple(positions.shape)}"
+        )
+    _checks.finite("positions", positions)
+    angles = positions[..., None] * freqs.to(device=x.device, dtype=torch.float64)  # (..., n, d/2)
+    try:
+        torch.broadcast_shapes(angles.shape, x.shape[:-1] + (d // 2,))
+    except RuntimeError:
+        raise ValueError(
+            f"positions of shape {tuple(positions.shape)} do not broadcast against x of shape {tuple(x.shape)}"
+        ) from None
+    return angles
+
+
+def apply_rope(x: torch.Tensor, positions: object, freqs: torch.Tensor, layout: str = "interleaved") -> torch.Tensor:
+    """Rotate x (..., n, d) by RoPE at ``positions`` (n,) or (..., n); same shape and dtype. Chapter: rope-rotation.
+
+    Angles are formed in float64 before casting, so large positions lose no precision in float32.
+    Negative positions are allowed: RoPE is a rotation, and only position differences matter.
+    """
+    _checks.choice("layout", layout, LAYOUTS)
+    angles = _angles(x, positions, freqs)  # (..., n, d/2)
+    cos, sin = angles.cos().to(x.dtype), angles.sin().to(x.dtype)
+    if layout == "interleaved":
+        x0, x1 = x[..., 0::2], x[..., 1::2]  # (..., n, d/2) each: the pairs (2i, 2i+1)
+        return torch.stack((x0 * cos - x1 * sin, x0 * sin + x1 * cos), dim=-1).flatten(-2)
+    half = x.shape[-1] // 2
+    x0, x1 = x[..., :half], x[..., half:]  # the pairs (i, i + d/2)
+    return torch.cat((x0 * cos - x1 * sin, x0 * sin + x1 * cos), dim=-1)
+
+
+def rotation_matrix(position: float, freqs: torch.Tensor) -> torch.Tensor:
+    """Block-diagonal RoPE matrix R_position (d, d), interleaved layout, float64. Chapter: rope-rotation."""
+    _checks.real_number("position", position)
+    _checks.tensor("freqs", freqs)
+    if freqs.dim() != 1:
+        raise ValueError(f"freqs must be 1-D of length d/2, got shape {tuple(freqs.shape)}")
+    angles = position * freqs.to(torch.float64)  # (d/2,)
+    c, s = angles.cos(), angles.sin()
+    blocks = torch.stack((torch.stack((c, -s), -1), torch.stack((s, c), -1)), -2)  # (d/2, 2, 2)
+    return torch.block_diag(*blocks)
+
+
+def interleaved_to_half(d: int) -> torch.Tensor:
+    """Permutation (d,) taking interleaved coordinates to the half layout: x_half = x[..., perm]. Chapter: rope-rotation."""
+    _checks.positive_int("d", d, even=True)
+    return torch.cat((torch.arange(0, d, 2), torch.arange(1, d, 2)))
+
+
+def rope_decay(distances: object, freqs: torch.Tensor) -> torch.Tensor:
+    """Relative size F(r) = (2/d) sum_{j=1}^{d/2} |sum_{i<j} exp(i r theta_i)| of the RoPE decay bound. Chapter: rope-rotation.
+
+    ``distances`` r of any shape; returns float64 of the same shape. F is the factor that bounds
+    |q^T R_r k| by Abel summation (the long-range decay argument of RoPE).
+    """
+    _checks.tensor("freqs", freqs)
+    if freqs.dim() != 1:
+        raise ValueError(f"freqs must be 1-D, got shape {tuple(freqs.shape)}")
+    r = _checks.finite("distances", torch.as_tensor(distances, dtype=torch.float64))
+    phases = torch.exp(1j * r[..., None] * freqs.to(torch.float64))  # (..., d/2)
+    partial_sums = phases.cumsum(-1)  # S_1 .. S_{d/2}
+    return partial_sums.abs().mean(-1)
