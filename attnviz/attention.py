@@ -95,7 +95,7 @@ def _linear_weights(q, k, feature_map, mask) -> torch.Tensor:
 
 
 def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, **kw) -> torch.Tensor:
-    """Attention output weights @ v, shape (..., n_q, d_v); keywords as ``attention_weights``. Chapter: rope-rotation."""
+    """Attention output weights @ v, (..., n_q, d_v); keywords as ``attention_weights``. Chapter: rope-rotation."""
     _checks.tensor("v", v, min_dim=2)
     if v.shape[-2] != k.shape[-2]:
         raise ValueError(f"v must have one row per key: k has n_k = {k.shape[-2]}, v has {v.shape[-2]}")
@@ -106,7 +106,7 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, **kw) -> torch.
 
 
 def entropy_invariant_scale(n: int | torch.Tensor, d: int, train_len: int = 512) -> float | torch.Tensor:
-    """Scale log_{train_len}(n) / sqrt(d) that keeps attention entropy near its value at train_len. Chapter: entropy-scale."""
+    """Scale log_{train_len}(n) / sqrt(d): entropy stays near its train_len value. Chapter: entropy-scale."""
     _checks.positive_int("d", d)
     _checks.positive_int("train_len", train_len)
     if train_len < 2:

@@ -102,7 +102,7 @@ def explore(draw: Callable[..., Figure], mode: str | None = None, **sliders: obj
     specs = {name: _slider_spec(name, spec) for name, spec in sliders.items()}
     controls = {
         name: widgets.SelectionSlider(
-            options=list(zip(spec.labels(), range(len(spec.values)))),
+            options=list(zip(spec.labels(), range(len(spec.values)), strict=True)),
             value=spec.start(),
             description=name,
             continuous_update=True,
@@ -123,7 +123,7 @@ def explore(draw: Callable[..., Figure], mode: str | None = None, **sliders: obj
 
 
 def _values(specs: dict[str, Slider], indices: Sequence[int]) -> dict[str, object]:
-    return {name: spec.values[i] for (name, spec), i in zip(specs.items(), indices)}
+    return {name: spec.values[i] for (name, spec), i in zip(specs.items(), indices, strict=True)}
 
 
 def _live_view(draw, specs, controls) -> widgets.Image:

@@ -1,8 +1,8 @@
 """One look for every figure of the book: each function draws one figure and returns it.
 
-Figures are plain ``matplotlib.figure.Figure`` objects, not registered with pyplot, so a
-notebook shows a figure exactly once (when it is the cell's value) and nothing leaks between
-explorer frames.
+Figures are :class:`BookFigure` objects, not registered with pyplot: a notebook shows a figure
+exactly once (when it is the cell's value, through ``_repr_png_``, in any frontend), and nothing
+leaks between explorer frames.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import io
 from collections.abc import Mapping, Sequence
 
 import matplotlib
-import matplotlib.pyplot as plt  # noqa: F401  (importing pyplot registers the notebook figure formatter)
 import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -29,10 +28,17 @@ RC = {
 }
 
 
+class BookFigure(Figure):
+    """A matplotlib Figure that displays itself as a PNG in notebooks. Chapter: rope-rotation."""
+
+    def _repr_png_(self) -> bytes:
+        return to_png(self)
+
+
 def new_figure(width: float = 6.0, height: float = 3.5) -> tuple[Figure, Axes]:
     """A fresh figure and axes in the book's style (not registered with pyplot). Chapter: rope-rotation."""
     with matplotlib.rc_context(RC):
-        fig = Figure(figsize=(width, height), layout="constrained")
+        fig = BookFigure(figsize=(width, height), layout="constrained")
         ax = fig.add_subplot()
     return fig, ax
 
@@ -44,7 +50,7 @@ def _target(ax: Axes | None, width: float, height: float) -> tuple[Figure, Axes]
 def attention_map(
     weights: torch.Tensor, tokens: Sequence[str] | None = None, ax: Axes | None = None, *, label: str = "weight"
 ) -> Figure:
-    """Heat map of one (n_q, n_k) matrix of attention weights (or logits); returns the figure. Chapter: rope-rotation."""
+    """Heat map of one (n_q, n_k) matrix of attention weights (or logits), as a figure. Chapter: rope-rotation."""
     if not isinstance(weights, torch.Tensor) or weights.dim() != 2:
         shape = tuple(weights.shape) if isinstance(weights, torch.Tensor) else type(weights).__name__
         raise ValueError(f"weights must be a 2-D tensor (n_q, n_k), got {shape}")

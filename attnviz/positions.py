@@ -26,7 +26,7 @@ def sinusoidal(n: int, d: int, base: float = 10000.0) -> torch.Tensor:
 
 
 def rope_frequencies(d: int, base: float = 10000.0, scaling: str | None = None, factor: float = 1.0) -> torch.Tensor:
-    """Frequencies theta_i = base^(-2i/d), shape (d/2,), float64; optionally scaled by ``factor``. Chapter: rope-rotation.
+    """Frequencies theta_i = base^(-2i/d), shape (d/2,), float64, optionally scaled. Chapter: rope-rotation.
 
     ``scaling=None`` uses ``factor`` not at all. ``"linear"`` (position interpolation) divides every
     frequency by ``factor``; ``"ntk"`` (NTK-aware) replaces the base by ``base * factor ** (d / (d - 2))``.
@@ -105,13 +105,13 @@ def rotation_matrix(position: float, freqs: torch.Tensor) -> torch.Tensor:
 
 
 def interleaved_to_half(d: int) -> torch.Tensor:
-    """Permutation (d,) taking interleaved coordinates to the half layout: x_half = x[..., perm]. Chapter: rope-rotation."""
+    """Permutation (d,) from the interleaved to the half layout: x_half = x[..., perm]. Chapter: rope-rotation."""
     _checks.positive_int("d", d, even=True)
     return torch.cat((torch.arange(0, d, 2), torch.arange(1, d, 2)))
 
 
 def rope_decay(distances: object, freqs: torch.Tensor) -> torch.Tensor:
-    """Relative size F(r) = (2/d) sum_{j=1}^{d/2} |sum_{i<j} exp(i r theta_i)| of the RoPE decay bound. Chapter: rope-rotation.
+    """Relative size F(r) = (2/d) sum_{j=1}^{d/2} |sum_{i<j} exp(i r theta_i)| (RoPE decay). Chapter: rope-rotation.
 
     ``distances`` r of any shape; returns float64 of the same shape. F is the factor that bounds
     |q^T R_r k| by Abel summation (the long-range decay argument of RoPE).

@@ -27,7 +27,7 @@ def x():
 def test_frequencies_closed_form():
     theta = rope_frequencies(8, base=100.0)
     assert theta.dtype == torch.float64
-    assert torch.allclose(theta, torch.tensor([1.0, 100 ** -0.25, 100 ** -0.5, 100 ** -0.75], dtype=torch.float64))
+    assert torch.allclose(theta, torch.tensor([1.0, 100**-0.25, 100**-0.5, 100**-0.75], dtype=torch.float64))
 
 
 def test_linear_scaling_divides_every_frequency():
@@ -71,7 +71,9 @@ def test_layouts_agree_after_permutation(x):
     )
     assert torch.allclose(logits_interleaved, logits_half, atol=1e-12, rtol=0)
     # and the rotated vectors themselves are the same up to that permutation
-    assert torch.allclose(apply_rope(q, positions, freqs)[..., perm], apply_rope(q[..., perm], positions, freqs, "half"))
+    assert torch.allclose(
+        apply_rope(q, positions, freqs)[..., perm], apply_rope(q[..., perm], positions, freqs, "half")
+    )
 
 
 @pytest.mark.parametrize("layout", ["interleaved", "half"])

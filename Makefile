@@ -1,0 +1,28 @@
+# The two commands of the README. Both set up everything on a fresh machine.
+#   make book   builds the book into _build/html (executing every chapter)
+#   make test   runs the unit tests and executes every chapter as a test
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: book test lint clean
+
+$(BIN)/.installed: requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+test: $(BIN)/.installed
+	$(BIN)/python -m pytest
+
+book: $(BIN)/.installed
+	$(BIN)/python tests/notebook_cache.py
+	ATTNVIZ_EXPLORE=static $(BIN)/jupyter-book build --all --warningiserror --nitpick --keep-going .
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check attnviz tests notebooks conftest.py
+	$(BIN)/ruff format --check attnviz tests notebooks conftest.py
+
+clean:
+	rm -rf _build

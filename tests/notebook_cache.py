@@ -1,0 +1,77 @@
+"""Execute each chapter once per CI run: the notebook tests fill the cache the book build reads.
+
+The test run executes every chapter through nbmake. This pytest plugin stores each successful
+execution in the jupyter-cache that ``jupyter-book build`` reads (``_build/.jupyter_cache``, with
+``execute_notebooks: cache`` in ``_config.yml``), so the build that follows does not execute the
+chapters again.
+
+jupyter-cache keys a notebook by its code cells alone; it cannot see that ``attnviz`` or the
+pinned requirements changed. The cache therefore carries a stamp, a hash of ``attnviz``'s sources,
+``requirements.txt``, ``pyproject.toml`` and ``_config.yml``, and a cache whose stamp differs is
+emptied before use: by this plugin, and by ``python tests/notebook_cache.py``, which the book
+build runs first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = ROOT / "_build" / ".jupyter_cache"
+STAMP = CACHE / "attnviz-stamp.txt"
+
+
+def stamp() -> str:
+    """Hash of everything that changes a chapter's outputs besides the notebook's own code."""
+    digest = hashlib.sha256()
+    settings = [ROOT / name for name in ("requirements.txt", "pyproject.toml", "_config.yml")]
+    files = sorted((ROOT / "attnviz").rglob("*.py")) + settings
+    for path in files:
+        digest.update(str(path.relative_to(ROOT)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def ensure_fresh() -> bool:
+    """Empty the cache if it was made with other code or requirements; return whether it was kept."""
+    current = stamp()
+    kept = CACHE.exists() and STAMP.exists() and STAMP.read_text().strip() == current
+    if CACHE.exists() and not kept:
+        shutil.rmtree(CACHE)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    STAMP.write_text(current + "\n")
+    return kept
+
+
+def store(nb, path: Path) -> None:
+    """Record one executed notebook in the book's execution cache."""
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
+    get_cache(CACHE).cache_notebook_bundle(CacheBundleIn(nb, uri=str(path)), check_validity=False, overwrite=True)
+
+
+def pytest_configure(config) -> None:
+    # Kernels started by nbmake inherit this: explorers draw every frame for the static book page.
+    os.environ.setdefault("ATTNVIZ_EXPLORE", "static")
+    if not getattr(config.option, "nbmake", False):
+        return
+    from nbmake.nb_run import NotebookRun
+
+    ensure_fresh()
+    execute = NotebookRun.execute
+
+    def execute_and_store(self):
+        result = execute(self)
+        if result.error is None:
+            store(result.nb, Path(self.filename).resolve())
+        return result
+
+    NotebookRun.execute = execute_and_store
+
+
+if __name__ == "__main__":
+    print("execution cache", "kept" if ensure_fresh() else "emptied: attnviz or requirements changed")

@@ -1,0 +1,83 @@
+"""The chapter anatomy of ../shared/BOOK.md, checked on every notebook (the notebooks' own asserts run via nbmake)."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+
+
+def _cells(path):
+    return json.loads(path.read_text())["cells"]
+
+
+def _source(cell):
+    return "".join(cell["source"])
+
+
+def _code(path):
+    return [c for c in _cells(path) if c["cell_type"] == "code"]
+
+
+def _toc_files(node):
+    if isinstance(node, dict):
+        return ([node["file"]] if "file" in node else []) + [f for v in node.values() for f in _toc_files(v)]
+    if isinstance(node, list):
+        return [f for item in node for f in _toc_files(item)]
+    return []
+
+
+def test_there_are_chapters():
+    assert NOTEBOOKS, "no notebooks found"
+
+
+def test_toc_lists_every_chapter_and_only_existing_files():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"], *_toc_files(toc["parts"])]
+    for name in files:
+        assert any((ROOT / f"{name}{ext}").exists() for ext in (".md", ".ipynb")), f"_toc.yml names missing {name}"
+    for path in NOTEBOOKS:
+        assert f"notebooks/{path.stem}" in files, f"{path.name} is not in _toc.yml"
+
+
+def test_setup_cell_is_identical_everywhere_and_installs_from_the_repository():
+    setups = {_source(_code(p)[0]) for p in NOTEBOOKS}
+    assert len(setups) == 1, "the first code cell differs between chapters"
+    (setup,) = setups
+    assert f'git+{CONFIG["repository"]["url"]}"' in setup, "setup cell must install from _config.yml's repository url"
+    assert all(_code(p)[0]["metadata"].get("tags") == ["hide-output"] for p in NOTEBOOKS)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_chapter_anatomy(path):
+    cells = _cells(path)
+    text = "\n".join(_source(c) for c in cells)
+    code = "\n".join(_source(c) for c in _code(path))
+    assert re.search(r"https://kexue\.fm/archives/\d+", _source(cells[0])), "source card must give the post's URL"
+    assert "{cite}`" in text, "cite the post from book/references.bib"
+    for heading in ("## The claim", "## Derivation", "## Numerical verification", "## Explore", "## What we found"):
+        assert heading in text, f"missing section {heading!r}"
+    assert "sympy" in code or "sp." in code
+    assert re.search(r"^\s*assert\b", code, re.M), "a chapter that asserts nothing has verified nothing"
+    assert "explore(" in code
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_committed_without_outputs_and_with_short_cells(path):
+    for cell in _code(path):
+        assert cell["outputs"] == [] and cell["execution_count"] is None, "strip outputs before committing"
+        assert _source(cell).count("\n") < 25, f"cell too long:\n{_source(cell)[:200]}"
+
+
+def test_every_cited_key_is_in_the_bibliography():
+    bib = (ROOT / "book" / "references.bib").read_text()
+    keys = set(re.findall(r"@\w+\{([^,]+),", bib))
+    for path in NOTEBOOKS:
+        for group in re.findall(r"\{cite\}`([^`]+)`", "\n".join(_source(c) for c in _cells(path))):
+            for key in group.split(","):
+                assert key.strip() in keys, f"{path.name} cites {key.strip()!r}, not in references.bib"
