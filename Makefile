@@ -21,8 +21,8 @@ book: $(BIN)/.installed
 	ATTNVIZ_EXPLORE=static $(BIN)/jupyter-book build --all --warningiserror --nitpick --keep-going .
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check attnviz tests notebooks conftest.py
-	$(BIN)/ruff format --check attnviz tests notebooks conftest.py
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 clean:
 	rm -rf _build

@@ -33,7 +33,7 @@ from PIL import Image
 
 MAX_FRAMES = 64  # frames one static explorer may hold (product of all slider lengths)
 MAX_FRAME_BYTES = 60_000  # average PNG bytes per frame allowed in a static explorer
-FRAME_DPI = 72
+FRAME_DPI = 96
 MODES = ("live", "static")
 
 
