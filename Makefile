@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: book test lint clean
+.PHONY: book test browser lint clean
 
 $(BIN)/.installed: requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,7 +18,12 @@ test: $(BIN)/.installed
 
 book: $(BIN)/.installed
 	$(BIN)/python tests/notebook_cache.py
+	rm -rf _build/html
 	ATTNVIZ_EXPLORE=static $(BIN)/jupyter-book build --all --warningiserror --nitpick --keep-going .
+
+# The built pages in headless Chromium (Debian's `chromium`), offline. Run after `make book`.
+browser: $(BIN)/.installed
+	$(BIN)/python -m pytest tests/browser -p no:nbmake -o addopts=""
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

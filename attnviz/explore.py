@@ -31,9 +31,12 @@ import ipywidgets as widgets
 from matplotlib.figure import Figure
 from PIL import Image
 
+from . import plots
+
 MAX_FRAMES = 64  # frames one static explorer may hold (product of all slider lengths)
 MAX_FRAME_BYTES = 60_000  # average PNG bytes per frame allowed in a static explorer
-FRAME_DPI = 96
+FRAME_DPI = 96  # static frames: palette PNGs, small enough to embed dozens in a page
+LIVE_DPI = 96  # live frames: fast, lightly compressed PNGs
 MODES = ("live", "static")
 
 
@@ -70,10 +73,14 @@ def _slider_spec(name: str, spec: object) -> Slider:
     return Slider(values, spec.value, spec.fmt)
 
 
-def frame_png(fig: Figure, dpi: int = FRAME_DPI) -> bytes:
-    """Small PNG of a figure (palette-quantized), the frame format of explorers. Chapter: rope-rotation."""
+def _check_figure(fig: object) -> None:
     if not isinstance(fig, Figure):
         raise ValueError(f"draw must return a matplotlib Figure, got {type(fig).__name__}")
+
+
+def frame_png(fig: Figure, dpi: int = FRAME_DPI) -> bytes:
+    """Small PNG of a figure (palette-quantized), the frame format of explorers. Chapter: rope-rotation."""
+    _check_figure(fig)
     raw = io.BytesIO()
     fig.savefig(raw, format="png", dpi=dpi)
     image = Image.open(raw).convert("RGB").quantize(colors=128, method=Image.Quantize.MEDIANCUT)
@@ -131,7 +138,9 @@ def _live_view(draw, specs, controls) -> widgets.Image:
 
     def redraw(_change=None) -> None:
         indices = [control.value for control in controls.values()]
-        image.value = frame_png(draw(**_values(specs, indices)), dpi=90)
+        fig = draw(**_values(specs, indices))
+        _check_figure(fig)
+        image.value = plots.to_png(fig, dpi=LIVE_DPI, fast=True)
 
     for control in controls.values():
         control.observe(redraw, names="value")

@@ -80,3 +80,20 @@ def test_draw_must_return_a_figure():
         explore(lambda d: None, mode="live", d=[1, 2])
     with pytest.raises(ValueError, match="draw must be a function"):
         explore("plot", d=[1, 2])
+
+
+def test_static_byte_budget_enforced():
+    def noisy(seed):  # random pixels do not compress: far over the per-frame budget
+        gen = torch.Generator().manual_seed(seed)
+        return plots.attention_map(torch.rand(400, 400, generator=gen))
+
+    with pytest.raises(ValueError, match="over the budget"):
+        explore(noisy, mode="static", seed=[0, 1])
+
+
+def test_live_benchmark_runs_and_reports_ratios():
+    from attnviz.bench import bench_explore
+
+    (row,) = bench_explore(sizes=(16,), repeats=1)
+    assert row["n"] == 16 and row["live_ms"] > 0 and row["baseline_ms"] > 0
+    assert row["ratio"] == pytest.approx(row["live_ms"] / row["baseline_ms"])

@@ -1,0 +1,120 @@
+"""Fixtures for the browser suite: the built book served on loopback, and Chromium with no network.
+
+Run after `make book` (`make browser`). Every page is loaded once per session; requests to any
+address but the local server are aborted and recorded, so a page that needs the network fails.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import shutil
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SITE = ROOT / "_build" / "html"
+ASSET_DIRS = {"_static", "_sources", "_images", "_widgets"}
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
+
+
+def book_pages() -> list[str]:
+    """Every HTML page of the built book, relative to the site root."""
+    if not SITE.is_dir():
+        return []
+    pages = (p.relative_to(SITE).as_posix() for p in SITE.rglob("*.html"))
+    return sorted(p for p in pages if p.split("/")[0] not in ASSET_DIRS and not p.startswith("."))
+
+
+def chromium_path() -> str:
+    found = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if not found:
+        pytest.fail("Chromium not found: install Debian's `chromium` package or set CHROMIUM", pytrace=False)
+    return found
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture(scope="session")
+def site_url():
+    if not (SITE / "index.html").exists():
+        pytest.fail("no built book in _build/html: run `make book` first", pytrace=False)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=SITE))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@dataclass
+class Visit:
+    """One page loaded in the browser, with what went wrong while it loaded."""
+
+    page: object
+    errors: list[str] = field(default_factory=list)  # uncaught exceptions and console errors
+    offsite: list[str] = field(default_factory=list)  # requests that tried to leave the machine
+    failed: list[str] = field(default_factory=list)  # local requests answered with an error
+
+
+def open_page(browser, site_url: str, path: str) -> Visit:
+    """Load ``path`` with the network blocked; wait for MathJax and the widgets to finish."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    visit = Visit(page)
+
+    def route(request_route):
+        if request_route.request.url.startswith(site_url):
+            request_route.continue_()
+        else:
+            visit.offsite.append(request_route.request.url)
+            request_route.abort()
+
+    context.route("**/*", route)
+    page.on("pageerror", lambda error: visit.errors.append(f"uncaught: {error}"))
+    page.on("console", lambda msg: visit.errors.append(f"console.error: {msg.text}") if msg.type == "error" else None)
+    page.on("response", lambda r: visit.failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    page.goto(f"{site_url}/{path}", wait_until="load")
+    page.wait_for_function("!window.MathJax || (MathJax.startup && MathJax.startup.promise)")
+    page.evaluate("window.MathJax && MathJax.startup.promise")
+    views = page.locator('script[type="application/vnd.jupyter.widget-view+json"]').count()
+    if views:
+        page.wait_for_function(f"document.querySelectorAll('.attnviz-explorer').length >= {views}", timeout=30_000)
+    page.wait_for_load_state("networkidle")
+    return visit
+
+
+@pytest.fixture(scope="session")
+def visit(browser, site_url):
+    """visit(path): the page at ``path``, loaded once per session."""
+    visits: dict[str, Visit] = {}
+
+    def get(path: str) -> Visit:
+        if path not in visits:
+            visits[path] = open_page(browser, site_url, path)
+        return visits[path]
+
+    return get
