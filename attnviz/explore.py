@@ -22,6 +22,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import product
@@ -106,6 +107,7 @@ def explore(draw: Callable[..., Figure], mode: str | None = None, **sliders: obj
     mode = explore_mode() if mode is None else mode
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    _enable_colab_widgets()
     specs = {name: _slider_spec(name, spec) for name, spec in sliders.items()}
     controls = {
         name: widgets.SelectionSlider(
@@ -127,6 +129,14 @@ def explore(draw: Callable[..., Figure], mode: str | None = None, **sliders: obj
     box.add_class("attnviz-explorer")
     box.links = links  # the browser-side slider-to-stack links (static mode)
     return box
+
+
+def _enable_colab_widgets() -> None:
+    """Colab renders ipywidgets 8 only through its custom widget manager; switch it on there."""
+    if "google.colab" in sys.modules:
+        from google.colab import output  # type: ignore[import-not-found]
+
+        output.enable_custom_widget_manager()
 
 
 def _values(specs: dict[str, Slider], indices: Sequence[int]) -> dict[str, object]:

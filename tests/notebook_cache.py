@@ -46,12 +46,22 @@ def ensure_fresh() -> bool:
     return kept
 
 
-def store(nb, path: Path) -> None:
-    """Record one executed notebook in the book's execution cache."""
+def store(nb, path: Path, cache: Path = CACHE) -> None:
+    """Record one executed notebook in the book's execution cache, keyed as the book build will look it up.
+
+    jupyter-cache hashes the code cells' sources *and their metadata*; executing adds timing metadata
+    to every cell, so the executed cells get back the metadata of the notebook on disk.
+    """
+    import nbformat
     from jupyter_cache import get_cache
     from jupyter_cache.base import CacheBundleIn
 
-    get_cache(CACHE).cache_notebook_bundle(CacheBundleIn(nb, uri=str(path)), check_validity=False, overwrite=True)
+    original = nbformat.read(str(path), as_version=4)
+    executed_cells = [c for c in nb.cells if c.cell_type == "code"]
+    original_cells = [c for c in original.cells if c.cell_type == "code"]
+    for executed, source in zip(executed_cells, original_cells, strict=True):
+        executed.metadata = source.metadata
+    get_cache(cache).cache_notebook_bundle(CacheBundleIn(nb, uri=str(path)), check_validity=False, overwrite=True)
 
 
 def pytest_configure(config) -> None:

@@ -1,0 +1,48 @@
+"""The execution cache shared by the notebook tests and the book build."""
+
+import copy
+import json
+
+import nbformat
+from jupyter_cache import get_cache
+
+from tests import notebook_cache
+
+NOTEBOOK = sorted((notebook_cache.ROOT / "notebooks").glob("*.ipynb"))[0]
+
+
+def test_an_executed_notebook_is_found_by_the_build(tmp_path):
+    source = nbformat.read(str(NOTEBOOK), as_version=4)
+    executed = copy.deepcopy(source)
+    for cell in executed.cells:
+        if cell.cell_type == "code":  # what nbclient adds while executing
+            cell.metadata["execution"] = {"iopub.status.busy": "2026-01-01T00:00:00Z"}
+            cell.outputs = [nbformat.v4.new_output("stream", text="ran\n")]
+    notebook_cache.store(executed, NOTEBOOK, cache=tmp_path)
+    match = get_cache(tmp_path).match_cache_notebook(source)  # how myst-nb looks notebooks up
+    assert get_cache(tmp_path).get_cache_bundle(match.pk).nb.cells[1].outputs[0]["text"] == "ran\n"
+
+
+def test_stamp_changes_with_attnviz_and_requirements(tmp_path, monkeypatch):
+    root = tmp_path / "book"
+    (root / "attnviz").mkdir(parents=True)
+    for name in ("requirements.txt", "pyproject.toml", "_config.yml"):
+        (root / name).write_text("x\n")
+    (root / "attnviz" / "core.py").write_text("A = 1\n")
+    monkeypatch.setattr(notebook_cache, "ROOT", root)
+    before = notebook_cache.stamp()
+    (root / "attnviz" / "core.py").write_text("A = 2\n")
+    changed_code = notebook_cache.stamp()
+    (root / "requirements.txt").write_text("torch==9\n")
+    assert len({before, changed_code, notebook_cache.stamp()}) == 3
+
+
+def test_stale_cache_is_emptied(tmp_path, monkeypatch):
+    cache = tmp_path / ".jupyter_cache"
+    monkeypatch.setattr(notebook_cache, "CACHE", cache)
+    monkeypatch.setattr(notebook_cache, "STAMP", cache / "attnviz-stamp.txt")
+    assert notebook_cache.ensure_fresh() is False  # nothing there yet
+    (cache / "marker").write_text(json.dumps("old run"))
+    assert notebook_cache.ensure_fresh() is True and (cache / "marker").exists()
+    notebook_cache.STAMP.write_text("made with other code\n")
+    assert notebook_cache.ensure_fresh() is False and not (cache / "marker").exists()
