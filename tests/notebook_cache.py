@@ -67,8 +67,8 @@ def store(nb, path: Path, cache: Path = CACHE) -> None:
 def pytest_configure(config) -> None:
     # Kernels started by nbmake inherit this: explorers draw every frame for the static book page.
     os.environ.setdefault("ATTNVIZ_EXPLORE", "static")
-    if not getattr(config.option, "nbmake", False):
-        return
+    if not getattr(config.option, "nbmake", False) or os.environ.get("ATTNVIZ_NOTEBOOK_CACHE") == "0":
+        return  # ATTNVIZ_NOTEBOOK_CACHE=0: run chapters without recording them (e.g. several runs at once)
     from nbmake.nb_run import NotebookRun
 
     ensure_fresh()
