@@ -28,6 +28,8 @@ def finite(name: str, x: torch.Tensor) -> torch.Tensor:
 
 def real_number(name: str, value: object, *, positive: bool = False) -> float:
     """Return ``value`` as a float if it is a finite real number (and > 0 when ``positive``)."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_complex():
+        value = value.item()  # a 0-d (or one-element) tensor counts as a number
     if isinstance(value, bool) or not isinstance(value, Real):
         raise ValueError(f"{name} must be a real number, got {value!r}")
     value = float(value)

@@ -36,6 +36,7 @@ def test_cross_attention_with_different_lengths(qkv):
 def test_scores_default_scale(qkv):
     q, k, _ = qkv
     assert torch.allclose(scores(q, k), q @ k.transpose(-1, -2) / 4.0)
+    assert torch.equal(scores(q, k, scale=torch.tensor(0.25)), scores(q, k))  # a 0-d tensor scale
 
 
 def test_softmax_rows_sum_to_one_and_causal_zeros(qkv):
@@ -86,6 +87,7 @@ def test_entropy_invariant_scale():
         (lambda q, k, v: scores(q, k.float()), "share a dtype"),
         (lambda q, k, v: scores(q[0, 0, 0], k), "at least 2 dimension"),
         (lambda q, k, v: scores(q, k, scale=float("nan")), "scale must be finite"),
+        (lambda q, k, v: scores(q, k, scale=torch.ones(2)), "scale must be a real number"),
         (lambda q, k, v: scores(q, k[:1, :2]), "do not broadcast"),
         (lambda q, k, v: attention(q, k, v[..., :4, :]), "one row per key"),
         (lambda q, k, v: attention(q, k, v.float()), "dtype"),
