@@ -9,6 +9,8 @@ in LLaMA / GPT-NeoX. The two differ by a fixed permutation of coordinates.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from . import _checks
@@ -123,3 +125,61 @@ def rope_decay(distances: object, freqs: torch.Tensor) -> torch.Tensor:
     phases = torch.exp(1j * r[..., None] * freqs.to(torch.float64))  # (..., d/2)
     partial_sums = phases.cumsum(-1)  # S_1 .. S_{d/2}
     return partial_sums.abs().mean(-1)
+
+
+def beta_digits(n: object, beta: float, num_digits: int, floor: bool = True) -> torch.Tensor:
+    """Digits (..., num_digits) of n, lowest first: digit m = floor(n / beta^(m-1)) mod beta. Chapter: rope-beta-base.
+
+    ``beta`` is any real > 1 (RoPE's beta = base^(2/d) is not an integer). With ``floor=False`` the quotient
+    is not rounded down, so digit m is the sawtooth (n / beta^(m-1)) mod beta. Float64; n finite and >= 0.
+    """
+    beta = _checks.real_number("beta", beta, positive=True)
+    if beta <= 1.0:
+        raise ValueError(f"beta must be > 1 (a base of a positional number system), got {beta}")
+    _checks.positive_int("num_digits", num_digits)
+    n = _checks.finite("n", torch.as_tensor(n, dtype=torch.float64))
+    if bool((n < 0).any()):
+        raise ValueError("n must be >= 0 everywhere (digits of a non-negative number)")
+    powers = torch.full((num_digits,), beta, dtype=torch.float64).cumprod(0) / beta  # beta^0 .. beta^(M-1), exact
+    quotients = n[..., None] / powers  # (..., num_digits)
+    return torch.remainder(quotients.floor() if floor else quotients, beta)
+
+
+def rope_angles(positions: object, freqs: torch.Tensor, wrap: bool = False) -> torch.Tensor:
+    """Angles n theta_i (..., d/2) of positions n (...,), float64, ``wrap``: in [0, 2 pi). Chapter: rope-beta-base."""
+    _checks.tensor("freqs", freqs)
+    if freqs.dim() != 1:
+        raise ValueError(f"freqs must be 1-D of length d/2, got shape {tuple(freqs.shape)}")
+    _checks.finite("freqs", freqs)
+    positions = _checks.finite("positions", torch.as_tensor(positions, dtype=torch.float64))
+    angles = positions[..., None] * freqs.to(torch.float64)  # (..., d/2)
+    return torch.remainder(angles, 2 * math.pi) if wrap else angles
+
+
+def angle_overshoot(
+    freqs: torch.Tensor, scaled_freqs: torch.Tensor, train_len: int, test_len: int, full_turns_seen: bool = True
+) -> torch.Tensor:
+    """Per pair (d/2,), trained position steps by which test angles pass trained ones. Chapter: rope-beta-base.
+
+    Training at positions 0 .. train_len - 1 with ``freqs`` shows pair i angles up to (train_len - 1) theta_i;
+    testing at 0 .. test_len - 1 with ``scaled_freqs`` reaches (test_len - 1) theta'_i. The overshoot is
+    max(0, (test_len - 1) theta'_i / theta_i - (train_len - 1)). With ``full_turns_seen`` it is 0 for a pair whose
+    trained angles already went once round the circle, (train_len - 1) theta_i >= 2 pi.
+    """
+    for name, f in (("freqs", freqs), ("scaled_freqs", scaled_freqs)):
+        _checks.tensor(name, f)
+        if f.dim() != 1:
+            raise ValueError(f"{name} must be 1-D of length d/2, got shape {tuple(f.shape)}")
+        if not bool((_checks.finite(name, f) > 0).all()):
+            raise ValueError(f"{name} must be > 0 everywhere")
+    if freqs.shape != scaled_freqs.shape:
+        raise ValueError(
+            f"scaled_freqs must have the shape of freqs {tuple(freqs.shape)}, got {tuple(scaled_freqs.shape)}"
+        )
+    _checks.positive_int("train_len", train_len)
+    _checks.positive_int("test_len", test_len)
+    theta, theta_new = freqs.to(torch.float64), scaled_freqs.to(torch.float64)
+    overshoot = ((test_len - 1) * theta_new / theta - (train_len - 1)).clamp(min=0.0)  # (d/2,)
+    if full_turns_seen:
+        overshoot = torch.where((train_len - 1) * theta >= 2 * math.pi, 0.0, overshoot)
+    return overshoot
