@@ -106,7 +106,7 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, **kw) -> torch.
 
 
 def entropy_invariant_scale(n: int | torch.Tensor, d: int, train_len: int = 512) -> float | torch.Tensor:
-    """Scale log_{train_len}(n) / sqrt(d): entropy stays near its train_len value. Chapter: entropy-scale."""
+    """Scale log_{train_len}(n) / sqrt(d): entropy stays near its train_len value. Chapter: entropy-invariant-scale."""
     _checks.positive_int("d", d)
     _checks.positive_int("train_len", train_len)
     if train_len < 2:
@@ -117,3 +117,30 @@ def entropy_invariant_scale(n: int | torch.Tensor, d: int, train_len: int = 512)
         return torch.log(n.to(torch.float64)) / math.log(train_len) / math.sqrt(d)
     _checks.positive_int("n", n)
     return math.log(n) / math.log(train_len) / math.sqrt(d)
+
+
+def random_keys(
+    n: int,
+    d: int,
+    *,
+    sphere: bool = False,
+    generator: torch.Generator | None = None,
+    dtype: torch.dtype = torch.float64,
+) -> torch.Tensor:
+    """(n, d) keys, iid N(0, 1) entries or uniform on the sphere of radius sqrt(d). Chapter: entropy-invariant-scale.
+
+    ``sphere=True`` is the key model of the entropy-invariance derivation (post 8823): every key
+    has norm sqrt(d), so q . k = d cos(angle) for a query of the same norm.
+    """
+    _checks.positive_int("n", n)
+    _checks.positive_int("d", d)
+    if not isinstance(sphere, bool):
+        raise ValueError(f"sphere must be True or False, got {sphere!r}")
+    if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise ValueError(f"dtype must be a floating-point torch dtype, got {dtype!r}")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise ValueError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+    k = torch.randn(n, d, generator=generator, dtype=dtype)  # (n, d)
+    if sphere:
+        k = k * (math.sqrt(d) / k.norm(dim=-1, keepdim=True))
+    return k
