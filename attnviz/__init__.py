@@ -1,14 +1,16 @@
 """attnviz: the helper package of *Attention, re-derived*.
 
 Attention variants (:mod:`attnviz.attention`), position encodings (:mod:`attnviz.positions`),
-row statistics (:mod:`attnviz.metrics`), figures (:mod:`attnviz.plots`) and slider explorers
+row statistics (:mod:`attnviz.metrics`), entropy normalization (:mod:`attnviz.normalize`), Naive
+Bayes context pooling (:mod:`attnviz.bayes`), figures (:mod:`attnviz.plots`) and slider explorers
 (:mod:`attnviz.explore`). Each public function's docstring names the chapter that introduces it.
 """
 
-from . import attention, metrics, plots, positions
+from . import attention, bayes, metrics, normalize, plots, positions
 from .attention import attention_weights, entropy_invariant_scale, scores
 from .explore import Slider, explore
 from .metrics import effective_support, entropy
+from .normalize import entropy_normalize
 from .positions import apply_rope, rope_frequencies, rotation_matrix, sinusoidal
 
 __version__ = "0.1.0"
@@ -18,11 +20,14 @@ __all__ = [
     "apply_rope",
     "attention",
     "attention_weights",
+    "bayes",
     "effective_support",
     "entropy",
     "entropy_invariant_scale",
+    "entropy_normalize",
     "explore",
     "metrics",
+    "normalize",
     "plots",
     "positions",
     "rope_frequencies",
