@@ -9,7 +9,7 @@ Bayes context pooling (:mod:`attnviz.bayes`), figures (:mod:`attnviz.plots`) and
 from . import attention, bayes, metrics, normalize, plots, positions
 from .attention import attention_weights, entropy_invariant_scale, scores
 from .explore import Slider, explore
-from .metrics import effective_support, entropy
+from .metrics import effective_support, entropy, streaming_row_entropy
 from .normalize import entropy_normalize
 from .positions import apply_rope, rope_frequencies, rotation_matrix, sinusoidal
 
@@ -34,4 +34,5 @@ __all__ = [
     "rotation_matrix",
     "scores",
     "sinusoidal",
+    "streaming_row_entropy",
 ]
