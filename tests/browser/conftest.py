@@ -70,6 +70,17 @@ def browser():
         chromium.close()
 
 
+# Resolves once MathJax has typeset the page (or at once on a page without MathJax).
+MATHJAX_DONE = """async () => {
+    for (let i = 0; i < 400; i++) {
+        if (!window.MathJax) return;
+        if (MathJax.startup && MathJax.startup.promise) return await MathJax.startup.promise;
+        await new Promise(resolve => setTimeout(resolve, 50));
+    }
+    throw new Error("MathJax never started");
+}"""
+
+
 @dataclass
 class Visit:
     """One page loaded in the browser, with what went wrong while it loaded."""
@@ -97,9 +108,8 @@ def open_page(browser, site_url: str, path: str) -> Visit:
     page.on("pageerror", lambda error: visit.errors.append(f"uncaught: {error}"))
     page.on("console", lambda msg: visit.errors.append(f"console.error: {msg.text}") if msg.type == "error" else None)
     page.on("response", lambda r: visit.failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-    page.goto(f"{site_url}/{path}", wait_until="load")
-    page.wait_for_function("!window.MathJax || (MathJax.startup && MathJax.startup.promise)")
-    page.evaluate("window.MathJax && MathJax.startup.promise")
+    page.goto(f"{site_url}/{path}", wait_until="networkidle")  # settles redirects (index.html) too
+    page.evaluate(MATHJAX_DONE)
     views = page.locator('script[type="application/vnd.jupyter.widget-view+json"]').count()
     if views:
         page.wait_for_function(f"document.querySelectorAll('.attnviz-explorer').length >= {views}", timeout=30_000)
