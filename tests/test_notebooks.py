@@ -49,7 +49,8 @@ def test_setup_cell_is_identical_everywhere_and_installs_from_the_repository():
     setups = {_source(_code(p)[0]) for p in NOTEBOOKS}
     assert len(setups) == 1, "the first code cell differs between chapters"
     (setup,) = setups
-    assert f'git+{CONFIG["repository"]["url"]}"' in setup, "setup cell must install from _config.yml's repository url"
+    install = f"%pip install -q attnviz@git+{CONFIG['repository']['url']}\n"
+    assert install in setup, "the setup cell must install from _config.yml's repository url"
     assert all(_code(p)[0]["metadata"].get("tags") == ["hide-output"] for p in NOTEBOOKS)
 
 

@@ -136,6 +136,9 @@ def test_widget_scripts_are_local_and_not_in_static():
     assert (SITE / "_widgets" / "embed-amd.js").exists() and (SITE / "_static" / "mathjax" / "tex-chtml.js").exists()
     assert not list((SITE / "_static").rglob("embed-amd.js")), "widget scripts must stay out of _static"
     assert not (ROOT / "_static").exists() and not (ROOT / "book" / "_static").exists()
+    assert not list((ROOT / "book" / "_theme").rglob("*.js")), (
+        "book/_theme is for CSS: every .js there loads everywhere"
+    )
     for path in PAGES:
         assets = re.findall(r"<(?:script|link)\b[^>]*\b(?:src|href)=\"(https?://[^\"]+)\"", (SITE / path).read_text())
         assert assets == [], f"{path} loads scripts or styles from the network"
