@@ -202,3 +202,10 @@ def test_decay_bad_input():
         decay_sparsity(0.5, 2.5)
     with pytest.raises(ValueError, match="n must be"):
         decay_sparsity(0.5, torch.tensor([1.0, 2.0]))
+
+
+def test_sparsity_index_is_sstar_1_2_of_the_sparsity_module():
+    from attnviz.sparsity import sstar
+
+    x = torch.rand(4, 30, generator=torch.Generator().manual_seed(5), dtype=F64) ** 3
+    assert torch.allclose(sparsity_index(x), sstar(x, p=2.0, q=1.0), rtol=1e-13, atol=0)
