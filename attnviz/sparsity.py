@@ -116,7 +116,7 @@ def _renyi_rows(prob: torch.Tensor, a: float) -> torch.Tensor:
     if a == 1:
         return _metrics.entropy(prob, -1)
     if a == math.inf:
-        return -torch.log(prob.amax(-1))
+        return -torch.log(prob.amax(-1)) + 0.0
     if a == 0:
         return torch.log((prob > 0).sum(-1).to(prob.dtype))
     return _log_sum_pow(prob, a) / (1 - a) + 0.0  # + 0.0: one-hot rows give 0, not -0
@@ -483,3 +483,46 @@ def check_axiom(
 def check_axioms(measure: str, *, seed: int = 0, **params: float) -> dict[str, str]:
     """Verdict of :func:`check_axiom` for each of the six axioms. Chapter: sparsity-measures."""
     return {axiom: check_axiom(measure, axiom, seed=seed, **params)[0] for axiom in AXIOMS}
+
+
+def _transfer_change(x: torch.Tensor, frac: torch.Tensor, p: float, q: float) -> torch.Tensor:
+    """S*_{q,p}(x after moving frac of the way from x[..., 0] towards x[..., 1]) / S*_{q,p}(x) - 1; x (..., n)."""
+    alpha = frac * (x[..., 0] - x[..., 1]) / 2  # (...,)
+    y = torch.cat([(x[..., 0] - alpha)[..., None], (x[..., 1] + alpha)[..., None], x[..., 2:]], -1)
+    return sstar(y, p=p, q=q) / sstar(x, p=p, q=q) - 1
+
+
+def robin_hood_paths(q: float, p: float, frac: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Relative change of S*_{q,p} along two adversarial Robin Hood transfers. Chapter: sparsity-measures.
+
+    ``frac`` in [0, 1] is the fraction of the way to equality (the move is frac (x_i - x_j) / 2).
+    "small pair under a giant": from 1 to 0.5 in (10, 1, 0.5), which S*_{q,p} gets wrong for q > 1;
+    "two giants in a crowd": from 1000 to 500 in (1000, 500, 1 x 512), wrong for p < 1.
+    """
+    prm = _params("sstar", {"p": p, "q": q})
+    frac = torch.as_tensor(frac, dtype=torch.float64)
+    if not bool(((frac >= 0) & (frac <= 1)).all()):
+        raise ValueError("frac must lie in [0, 1] (the fraction of the way to equality)")
+    small = torch.tensor([1.0, 0.5, 10.0], dtype=torch.float64)
+    giants = torch.cat([torch.tensor([1000.0, 500.0], dtype=torch.float64), torch.ones(512, dtype=torch.float64)])
+    return {
+        "small pair under a giant": _transfer_change(small.expand(len(frac), 3), frac, prm["p"], prm["q"]),
+        "two giants in a crowd": _transfer_change(giants.expand(len(frac), 514), frac, prm["p"], prm["q"]),
+    }
+
+
+def robin_hood_worst(q: float, p: float) -> float:
+    """Worst relative change of S*_{q,p} over a family of adversarial Robin Hood moves. Chapter: sparsity-measures.
+
+    Moves 0.2 from 1 to 0.5 in (M, 1, 0.5), M = 10, 100, 1000, and 0.1 m from m to m/2 in
+    (m, m/2, 1, ..., 1), m = 10 ... 1e6, with 8 to 4096 ones. D1 wants every change > 0.
+    """
+    prm = _params("sstar", {"p": p, "q": q})
+    f64 = torch.float64
+    small = torch.tensor([[1.0, 0.5, 10.0], [1.0, 0.5, 100.0], [1.0, 0.5, 1000.0]], dtype=f64)
+    worst = float(_transfer_change(small, torch.tensor(0.8, dtype=f64), prm["p"], prm["q"]).min())
+    m = 10.0 ** torch.arange(1, 7, dtype=f64)[:, None]  # (6, 1)
+    for k in (8, 64, 512, 4096):
+        x = torch.cat([m, m / 2, torch.ones(6, k, dtype=f64)], 1)  # (6, k + 2)
+        worst = min(worst, float(_transfer_change(x, torch.tensor(0.4, dtype=f64), prm["p"], prm["q"]).min()))
+    return worst

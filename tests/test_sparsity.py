@@ -410,3 +410,29 @@ def test_harness_catches_broken_measures_and_returns_examples():
     assert verdict == "fails" and float(sstar(y, p=3.0, q=2.0)) < float(sstar(x, p=3.0, q=2.0))
     assert check_axiom(lambda r: -gini(r), "D1", high=False)[0] == "holds"  # -Gini is dense-high
     assert check_axiom(gini, "D1")[0] == "fails"  # a function defaults to small = sparse
+
+
+def test_robin_hood_helpers_match_the_d1_theory():
+    from attnviz.sparsity import robin_hood_paths, robin_hood_worst
+
+    for q, p in [(0.25, 1.5), (0.5, 2.0), (1.0, 2.0), (1.0, 4.0), (0.75, 1.0)]:  # q <= 1 <= p: D1 holds
+        assert robin_hood_worst(q, p) > -1e-12
+    for q, p in [(2.0, 3.0), (1.5, 4.0), (0.25, 0.5), (0.5, 0.75)]:
+        assert robin_hood_worst(q, p) < -1e-5
+    frac = torch.linspace(0, 1, 11, dtype=F64)
+    paths = robin_hood_paths(2.0, 3.0, frac)
+    assert float(paths["small pair under a giant"].min()) < 0 < float(paths["two giants in a crowd"].max())
+    x = t([1.0 - 0.25 * 0.3, 0.5 + 0.25 * 0.3, 10.0])  # 30% of the way from (1, 0.5, 10)
+    direct = float(sstar(x, p=3.0, q=2.0) / sstar(t([1.0, 0.5, 10.0]), p=3.0, q=2.0) - 1)
+    assert abs(float(paths["small pair under a giant"][3]) - direct) < 1e-14
+    assert float(robin_hood_paths(0.25, 0.5, frac)["two giants in a crowd"].min()) < 0
+    with pytest.raises(ValueError, match="frac must lie"):
+        robin_hood_paths(1.0, 2.0, t([1.5]))
+    with pytest.raises(ValueError, match="p must be > 2"):
+        robin_hood_worst(2.0, 1.0)
+
+
+def test_agrees_with_the_focus_chapter_index():
+    focus = pytest.importorskip("attnviz.focus")
+    x = rows(11, zeros=True)
+    assert torch.allclose(focus.sparsity_index(x), sstar(x), atol=1e-14)
