@@ -48,8 +48,170 @@ def effective_support(p: torch.Tensor, dim: int = -1) -> torch.Tensor:
     return entropy(p, dim).exp()
 
 
+# --- streaming row statistics -------------------------------------------------------------------
+# The n_q x n_k logits are produced one tile at a time: a few queries (all batch elements) against
+# ``block`` keys. Each tile goes through: one matrix product that also subtracts the row's
+# reference logit (q carries an extra column -ref, the keys a column of ones), one exp, and
+# row sums of e, e * (s - ref) and, for the full statistics, the row max and |e|^2. A tile holds
+# about _TILE_BYTES, so the passes after the product read it from the core's L2 cache. Per-tile
+# sums are float32 (for float32 input, torch sums pairwise) and are added up across tiles in
+# float64. The reference is the row's largest logit among the first ``block`` keys; if a later
+# key outgrows it so far that exp overflows (about 44 nats in float32), or by more than
+# _RECENTER nats, the pass is repeated with the reference set to the row's log Z or max.
+
+_TILE_BYTES = 1 << 20  # bytes in one tile of logits
+_CHUNK_KEYS = 1 << 16  # keys given their column of ones at a time (bounds the copy of k)
+_RECENTER = 20.0  # log Z - ref above this: redo the pass centred at log Z (keeps float32 precise)
+_MASKED = -1e30  # a masked logit: exp gives exactly 0 and 0 * (-1e30) = 0 in the sums
+
+
 def _check_block(block: int) -> int:
     return _checks.positive_int("block", block)
+
+
+def _prepare(q: torch.Tensor, k: torch.Tensor, scale: float | None, causal: bool, block: int) -> dict:
+    """Check the arguments of the streaming functions; flatten the batch dims into one."""
+    _checks.tensor("q", q, min_dim=2)
+    _checks.tensor("k", k, min_dim=2)
+    for name, x in (("q", q), ("k", k)):
+        if x.is_complex():
+            raise ValueError(f"{name} must be real, got {x.dtype}")
+    if q.dtype != k.dtype:
+        raise ValueError(f"q and k must share a dtype, got {q.dtype} and {k.dtype}")
+    (n_q, d), (n_k, d_k) = q.shape[-2:], k.shape[-2:]
+    if d != d_k:
+        raise ValueError(f"q and k must share the head dimension d, got {d} and {d_k}")
+    if d == 0:
+        raise ValueError("q and k must have a head dimension d >= 1, got 0")
+    if n_k == 0:
+        raise ValueError("k must hold at least one key (n_k >= 1)")
+    try:
+        batch = torch.broadcast_shapes(q.shape[:-2], k.shape[:-2])
+    except RuntimeError:
+        raise ValueError(f"batch shapes of q {tuple(q.shape)} and k {tuple(k.shape)} do not broadcast") from None
+    if not isinstance(causal, bool):
+        raise ValueError(f"causal must be True or False, got {causal!r}")
+    block = _check_block(block)
+    scale = 1.0 / math.sqrt(d) if scale is None else _checks.real_number("scale", scale)
+    _checks.finite("q", q)
+    _checks.finite("k", k)
+    work = q.dtype if q.dtype in (torch.float32, torch.float64) else torch.float32
+    size = math.prod(batch)
+    q3 = q.to(work).expand(*batch, n_q, d).reshape(size, n_q, d)
+    k3 = k.to(work)
+    k3 = k3.reshape(1, n_k, d) if math.prod(k.shape[:-2]) == 1 else k3.expand(*batch, n_k, d).reshape(size, n_k, d)
+    return {"q": q3, "k": k3, "scale": scale, "causal": causal, "block": block, "batch": batch, "dtype": q.dtype}
+
+
+def _rows_seen(n_q: int, n_k: int, causal: bool, device: torch.device) -> torch.Tensor:
+    """Number of keys each query sees, (n_q,) int64."""
+    if not causal:
+        return torch.full((n_q,), n_k, dtype=torch.int64, device=device)
+    return torch.arange(1, n_q + 1, device=device).clamp_(max=n_k)
+
+
+def _sweep(qa: torch.Tensor, k3: torch.Tensor, causal: bool, block: int, what: str, set_ref: bool) -> torch.Tensor:
+    """One pass over all keys. ``qa`` is (B, n_q, d + 1): scaled queries and, in column d, -ref.
+
+    what="max": returns the row max of s - ref, (1, B, n_q). what="sums": returns (2, B, n_q)
+    float64 sums of e = exp(s - ref) and e (s - ref). what="all": (4, B, n_q): those two, sum of
+    e^2 and the row max of s - ref. With ``set_ref`` (qa[..., d] must then be 0), the pass first
+    sets ref = the row max over the first ``block`` keys (written into qa).
+    """
+    size, n_q, d1 = qa.shape
+    n_k, d, dtype = k3.shape[1], d1 - 1, qa.dtype
+    b = min(block, n_k)
+    tq = max(1, min(n_q, _TILE_BYTES // (qa.element_size() * size * b)))
+    chunk = max(b, _CHUNK_KEYS // b * b)
+    n_blocks = -(-min(chunk, n_k) // b)
+    slots = {"max": ("max",), "sums": ("z", "w"), "all": ("z", "w", "z2", "max")}[what]
+    z, w, z2, mx = (slots.index(s) if s in slots else None for s in ("z", "w", "z2", "max"))
+    part = torch.empty(len(slots), n_blocks, size * tq, dtype=dtype, device=qa.device)
+    total = torch.zeros(len(slots), size, n_q, dtype=torch.float64, device=qa.device)
+    if mx is not None:
+        total[mx] = -math.inf
+    s_buf = torch.empty(size * tq * b, dtype=dtype, device=qa.device)
+    e_buf = torch.empty_like(s_buf) if z is not None else None
+    ka = torch.ones(k3.shape[0], min(chunk, n_k), d1, dtype=dtype, device=qa.device)
+    for c0 in range(0, n_k, chunk):
+        c1 = min(n_k, c0 + chunk)
+        ka[:, : c1 - c0, :d] = k3[:, c0:c1]
+        for i0 in range(0, n_q, tq):
+            i1 = min(n_q, i0 + tq)
+            rows, qt, used = size * (i1 - i0), qa[:, i0:i1], 0
+            for j0 in range(c0, c1, b):
+                width = min(b, c1 - j0, i1 - j0 if causal else b)
+                if width <= 0:  # causal: no query of this tile sees these keys
+                    break
+                s = s_buf[: rows * width].view(size, i1 - i0, width)
+                out = [p[:rows].view(size, i1 - i0) for p in part[:, used]]
+                torch.matmul(qt, ka[:, j0 - c0 : j0 - c0 + width].mT, out=s)
+                if causal and j0 + width - 1 > i0:  # the tile crosses the diagonal
+                    hidden = (
+                        torch.arange(j0, j0 + width, device=qa.device) > torch.arange(i0, i1, device=qa.device)[:, None]
+                    )
+                    s.masked_fill_(hidden, _MASKED)
+                if set_ref and j0 == 0:  # every query sees key 0, so this max is finite
+                    ref = s.amax(-1)
+                    s.sub_(ref[..., None])
+                    qt[..., d] = -ref
+                if mx is not None:
+                    torch.amax(s, -1, out=out[mx])
+                if z is not None:
+                    e = e_buf[: rows * width].view(size, i1 - i0, width)
+                    torch.exp(s, out=e)
+                    torch.sum(e, -1, out=out[z])
+                    if z2 is not None:
+                        torch.linalg.vector_norm(e, dim=-1, out=out[z2])
+                    torch.sum(s.mul_(e), -1, out=out[w])
+                used += 1
+            if used == 0:
+                continue
+            got = part[:, :used, :rows].view(len(slots), used, size, i1 - i0)
+            tile = total[:, :, i0:i1]
+            for slot in (z, w):
+                if slot is not None:
+                    tile[slot] += got[slot].double().sum(0)
+            if z2 is not None:
+                tile[z2] += got[z2].double().square().sum(0)
+            if mx is not None:
+                torch.maximum(tile[mx], got[mx].amax(0).double(), out=tile[mx])
+    return total
+
+
+@torch.no_grad()  # statistics for reading, not training: no graph of n_q x n_k tiles
+def _streaming(q: torch.Tensor, k: torch.Tensor, scale, causal, block, full: bool) -> dict:
+    """log Z, entropy and (``full``) e^2 sums and max of the rows, float64, batch flattened."""
+    args = _prepare(q, k, scale, causal, block)
+    q3, k3 = args["q"], args["k"]
+    size, n_q, d = q3.shape
+    qa = torch.empty(size, n_q, d + 1, dtype=q3.dtype, device=q3.device)
+    torch.mul(q3, args["scale"], out=qa[..., :d])
+    qa[..., d] = 0.0  # the first block sets the reference
+    what = "all" if full else "sums"
+    total = _sweep(qa, k3, args["causal"], args["block"], what, set_ref=True)
+    ref = -qa[..., d].double()
+    log_z1 = total[0].log()
+    ok = torch.isfinite(total).all(0) & (log_z1 <= _RECENTER)
+    if not bool(ok.all()):  # a key outgrew the reference: centre again at log Z (or at the max)
+        if not bool(torch.isfinite(total[:2]).all()):
+            peak = total[3] if full else _sweep(qa, k3, args["causal"], args["block"], "max", set_ref=False)[0]
+            new_ref = ref + torch.where(torch.isfinite(log_z1), log_z1, peak)
+        else:
+            new_ref = ref + log_z1
+        qa[..., d] = (-new_ref).to(qa.dtype)
+        ref = -qa[..., d].double()
+        total = _sweep(qa, k3, args["causal"], args["block"], what, set_ref=False)
+        log_z1 = total[0].log()
+    stats = {"log_z": ref + log_z1, "entropy": (log_z1 - total[1] / total[0]).clamp_(min=0.0)}
+    if full:
+        stats["sum_p2"] = total[2] / total[0].square()
+        stats["max_logit"] = ref + total[3]
+    return stats | {"batch": args["batch"], "dtype": args["dtype"], "n_q": n_q, "n_k": k3.shape[1]}
+
+
+def _out(x: torch.Tensor, info: dict) -> torch.Tensor:
+    return x.to(info["dtype"]).reshape(*info["batch"], info["n_q"])
 
 
 def streaming_softmax_stats(
@@ -62,38 +224,16 @@ def streaming_softmax_stats(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """log Z and entropy of softmax(scale q k^T) rows (..., n_q), keys read in blocks. Chapter: entropy-invariant-scale.
 
-    The n_q x n_k matrix is never formed: keys are read ``block`` at a time while each row keeps a
-    running maximum m, Z = sum exp(s - m) and W = sum exp(s - m)(s - m) (rescaled whenever m
-    grows), so that log Z = m + log Z and H = log Z - W / Z at the end. ``scale`` defaults to
-    1/sqrt(d) as in :func:`attnviz.attention.scores`; ``causal`` lets query i see keys j <= i.
+    The n_q x n_k matrix is never formed: keys are read ``block`` at a time (memory O(n_q block)
+    at most; the book's appendix "Performance" measures it) and every row keeps the running sums
+    Z = sum exp(s - ref) and W = sum exp(s - ref)(s - ref) about a reference logit ref, so that
+    log Z = ref + log Z and H = log Z - W / Z at the end (float64 sums). ``scale`` defaults to
+    1/sqrt(d) as in :func:`attnviz.attention.scores`; ``causal`` lets query i see keys j <= i
+    (top-left aligned as in :func:`attnviz.attention.attention_weights`, also when n_q != n_k).
+    Batch dims of q (..., n_q, d) and k (..., n_k, d) broadcast; results have q's dtype.
     """
-    from .attention import scores  # local import: attention does not depend on metrics
-
-    _checks.tensor("q", q, min_dim=2)
-    _checks.tensor("k", k, min_dim=2)
-    block = _check_block(block)
-    if k.shape[-2] == 0:
-        raise ValueError("k must hold at least one key (n_k >= 1)")
-    n_q, n_k = q.shape[-2], k.shape[-2]
-    rows = torch.arange(n_q, device=q.device)[:, None]  # (n_q, 1)
-    m = z = w = None
-    for j0 in range(0, n_k, block):
-        s = scores(q, k[..., j0 : j0 + block, :], scale)  # (..., n_q, b)
-        if causal:
-            cols = torch.arange(j0, j0 + s.shape[-1], device=q.device)[None, :]
-            s = s.masked_fill(cols > rows, float("-inf"))  # key 0 is seen by every row
-        m_new = s.max(-1).values if m is None else torch.maximum(m, s.max(-1).values)
-        shifted = s - m_new[..., None]
-        e = torch.exp(shifted)  # masked keys give 0
-        e_shifted = torch.where(e > 0, e * shifted, 0.0).sum(-1)
-        if m is None:
-            z, w = e.sum(-1), e_shifted
-        else:
-            r = torch.exp(m - m_new)
-            w = r * (w + (m - m_new) * z) + e_shifted
-            z = r * z + e.sum(-1)
-        m = m_new
-    return m + torch.log(z), torch.log(z) - w / z
+    res = _streaming(q, k, scale, causal, block, full=False)
+    return _out(res["log_z"], res), _out(res["entropy"], res)
 
 
 def streaming_row_entropy(
@@ -106,6 +246,37 @@ def streaming_row_entropy(
 ) -> torch.Tensor:
     """Entropy of softmax(scale q k^T) rows, (..., n_q), never forming n_q x n_k. Chapter: entropy-invariant-scale."""
     return streaming_softmax_stats(q, k, scale=scale, causal=causal, block=block)[1]
+
+
+def streaming_row_stats(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    *,
+    scale: float | None = None,
+    causal: bool = False,
+    block: int = 4096,
+) -> dict[str, torch.Tensor]:
+    """Row statistics of softmax(scale q k^T) from running sums, never forming n_q x n_k. Chapter: performance.
+
+    Returns a dict of (..., n_q) tensors: "log_z" (log-sum-exp of the logits), "entropy" (nats),
+    "sum_p2" (sum of p^2), "participation_ratio" (1 / sum p^2 = e^{H_2}), "max_p" (largest
+    weight), "max_logit", and "n_keys" (keys the row sees, int64). One pass with the accumulator
+    of :func:`streaming_softmax_stats` plus the row sum of exp(2 (s - ref)) and the running max;
+    same arguments, conventions and dtype rules. 1 <= 1 / max_p <= participation_ratio <=
+    exp(entropy) <= n_keys.
+    """
+    res = _streaming(q, k, scale, causal, block, full=True)
+    log_z, sum_p2 = res["log_z"], res["sum_p2"]
+    seen = _rows_seen(res["n_q"], res["n_k"], causal, log_z.device)
+    return {
+        "log_z": _out(log_z, res),
+        "entropy": _out(res["entropy"], res),
+        "sum_p2": _out(sum_p2, res),
+        "participation_ratio": _out(1.0 / sum_p2, res),
+        "max_p": _out((res["max_logit"] - log_z).exp().clamp_(max=1.0), res),
+        "max_logit": _out(res["max_logit"], res),
+        "n_keys": seen.expand(*res["batch"], res["n_q"]).clone(),
+    }
 
 
 def entropy_with_extra_key(
