@@ -17,6 +17,7 @@ from functools import lru_cache
 import torch
 
 from . import _checks
+from .sparsity import sstar
 
 FOCUS_FUNCTIONS = ("exp", "relu2", "identity")
 _LOG_2PI = math.log(2 * math.pi)
@@ -29,13 +30,11 @@ def sparsity_index(a: torch.Tensor, dim: int = -1) -> torch.Tensor:
     """l1/l2 sparsity mean|a| / sqrt(mean a^2) along ``dim``, in [1/sqrt(n), 1]. Chapter: attention-focus.
 
     Small means sparse: 1/sqrt(n) for a one-hot row of n entries, 1 when all |a_j| are equal. It is
-    scale-invariant and defined for unnormalized or signed rows. A row of zeros gives nan. (This
-    is S*_{1,2} of post 9595; kept here so the chapter does not depend on a later module.)
+    scale-invariant and defined for unnormalized or signed rows. A row of zeros gives nan. This is
+    S*_{1,2} of post 9595, :func:`attnviz.sparsity.sstar` with p = 2, q = 1, under the name post 9889 uses.
     """
-    _checks.tensor("a", a)
-    _checks.finite("a", a)
-    n = a.shape[dim]
-    return a.abs().sum(dim) / (a.square().sum(dim).sqrt() * math.sqrt(n))
+    _checks.finite("a", _checks.tensor("a", a))  # errors name this function's argument
+    return sstar(a, p=2.0, q=1.0, dim=dim)
 
 
 def _log_abs_f(f: str | Callable, x: torch.Tensor) -> torch.Tensor:
