@@ -1,12 +1,14 @@
 """attnviz: the helper package of *Attention, re-derived*.
 
 Attention variants (:mod:`attnviz.attention`), position encodings (:mod:`attnviz.positions`),
-row statistics (:mod:`attnviz.metrics`), entropy normalization (:mod:`attnviz.normalize`), Naive
-Bayes context pooling (:mod:`attnviz.bayes`), figures (:mod:`attnviz.plots`) and slider explorers
-(:mod:`attnviz.explore`). Each public function's docstring names the chapter that introduces it.
+row statistics (:mod:`attnviz.metrics`), sparsity measures (:mod:`attnviz.sparsity`), the
+concentration limits of attention rows (:mod:`attnviz.focus`), entropy normalization
+(:mod:`attnviz.normalize`), Naive Bayes context pooling (:mod:`attnviz.bayes`), figures
+(:mod:`attnviz.plots`) and slider explorers (:mod:`attnviz.explore`). Each public function's
+docstring names the chapter that introduces it.
 """
 
-from . import attention, bayes, metrics, normalize, plots, positions
+from . import attention, bayes, focus, metrics, normalize, plots, positions, sparsity
 from .attention import attention_weights, entropy_invariant_scale, scores
 from .explore import Slider, explore
 from .metrics import effective_support, entropy, streaming_row_entropy
@@ -26,6 +28,7 @@ __all__ = [
     "entropy_invariant_scale",
     "entropy_normalize",
     "explore",
+    "focus",
     "metrics",
     "normalize",
     "plots",
@@ -34,5 +37,6 @@ __all__ = [
     "rotation_matrix",
     "scores",
     "sinusoidal",
+    "sparsity",
     "streaming_row_entropy",
 ]
