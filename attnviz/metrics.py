@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -49,19 +50,24 @@ def effective_support(p: torch.Tensor, dim: int = -1) -> torch.Tensor:
 
 
 # --- streaming row statistics -------------------------------------------------------------------
-# The n_q x n_k logits are produced one tile at a time: a few queries (all batch elements) against
-# ``block`` keys. Each tile goes through: one matrix product that also subtracts the row's
-# reference logit (q carries an extra column -ref, the keys a column of ones), one exp, and
-# row sums of e, e * (s - ref) and, for the full statistics, the row max and |e|^2. A tile holds
-# about _TILE_BYTES, so the passes after the product read it from the core's L2 cache. Per-tile
-# sums are float32 (for float32 input, torch sums pairwise) and are added up across tiles in
-# float64. The reference is the row's largest logit among the first ``block`` keys; if a later
-# key outgrows it so far that exp overflows (about 44 nats in float32), or by more than
-# _RECENTER nats, the pass is repeated with the reference set to the row's log Z or max.
+# The n_q x n_k logits s are produced one tile at a time: a few queries (all batch elements)
+# against a few hundred keys, about _TILE_BYTES, so that the passes after the matrix product read
+# the tile from the core's L2 cache. Each tile goes through one product, one exp, and row sums of
+# e = exp(s - ref) and e * (s - ref) (plus, for the full statistics, the row max and sum of e^2).
+# Per-tile sums are float32 for float32 input (torch sums pairwise) and are added up across tiles
+# in float64. The reference ref is 0 when Cauchy-Schwarz bounds every |s| by _SAFE (exp can then
+# neither overflow nor leave the normal range): then the product is q k^T itself and nothing is
+# copied. Otherwise ref is the row's largest logit among its first keys: q gets an extra column
+# -ref and the keys, copied _CHUNK_KEYS at a time, a column of ones, so that the product yields
+# s - ref directly. A key that outgrows that ref until exp overflows (about 44 nats above it in
+# float32), or a row whose log Z ends up more than _RECENTER above it, makes the pass run again
+# with ref = the row's log Z (or its max).
 
 _TILE_BYTES = 1 << 20  # bytes in one tile of logits
+_TILE_KEYS = 512  # keys in one tile (at most ``block``; more when there are few queries)
 _CHUNK_KEYS = 1 << 16  # keys given their column of ones at a time (bounds the copy of k)
-_RECENTER = 20.0  # log Z - ref above this: redo the pass centred at log Z (keeps float32 precise)
+_SAFE = {torch.float32: 30.0, torch.float64: 300.0}  # |s| below this: ref = 0 is safe
+_RECENTER = 20.0  # log Z - ref above this (with a fitted ref): centre again, for float32 precision
 _MASKED = -1e30  # a masked logit: exp gives exactly 0 and 0 * (-1e30) = 0 in the sums
 
 
@@ -93,14 +99,19 @@ def _prepare(q: torch.Tensor, k: torch.Tensor, scale: float | None, causal: bool
         raise ValueError(f"causal must be True or False, got {causal!r}")
     block = _check_block(block)
     scale = 1.0 / math.sqrt(d) if scale is None else _checks.real_number("scale", scale)
-    _checks.finite("q", q)
-    _checks.finite("k", k)
     work = q.dtype if q.dtype in (torch.float32, torch.float64) else torch.float32
+    norms = {}
+    for name, x in (("q", q), ("k", k)):  # row norms: finite norms mean finite entries (one pass)
+        norms[name] = torch.linalg.vector_norm(x, dim=-1, dtype=work)
+        if not bool(torch.isfinite(norms[name]).all()):
+            _checks.finite(name, x)  # raises, unless the norm only overflowed
     size = math.prod(batch)
-    q3 = q.to(work).expand(*batch, n_q, d).reshape(size, n_q, d)
+    q3 = (q.to(work) * scale).expand(*batch, n_q, d).reshape(size, n_q, d)
     k3 = k.to(work)
     k3 = k3.reshape(1, n_k, d) if math.prod(k.shape[:-2]) == 1 else k3.expand(*batch, n_k, d).reshape(size, n_k, d)
-    return {"q": q3, "k": k3, "scale": scale, "causal": causal, "block": block, "batch": batch, "dtype": q.dtype}
+    bound = abs(scale) * norms["q"] * norms["k"].amax(-1, keepdim=True)  # >= |s| on each row
+    safe = bool((bound <= _SAFE[work]).all())
+    return {"q": q3, "k": k3, "safe": safe, "causal": causal, "block": block, "batch": batch, "dtype": q.dtype}
 
 
 def _rows_seen(n_q: int, n_k: int, causal: bool, device: torch.device) -> torch.Tensor:
@@ -110,104 +121,124 @@ def _rows_seen(n_q: int, n_k: int, causal: bool, device: torch.device) -> torch.
     return torch.arange(1, n_q + 1, device=device).clamp_(max=n_k)
 
 
-def _sweep(qa: torch.Tensor, k3: torch.Tensor, causal: bool, block: int, what: str, set_ref: bool) -> torch.Tensor:
-    """One pass over all keys. ``qa`` is (B, n_q, d + 1): scaled queries and, in column d, -ref.
+def _sweep(qs: torch.Tensor, k3: torch.Tensor, causal: bool, block: int, what: str, ref: str) -> torch.Tensor:
+    """One pass over all keys for the scaled queries ``qs`` (B, n_q, d') and keys k3 (B or 1, n_k, d).
 
-    what="max": returns the row max of s - ref, (1, B, n_q). what="sums": returns (2, B, n_q)
-    float64 sums of e = exp(s - ref) and e (s - ref). what="all": (4, B, n_q): those two, sum of
-    e^2 and the row max of s - ref. With ``set_ref`` (qa[..., d] must then be 0), the pass first
-    sets ref = the row max over the first ``block`` keys (written into qa).
+    ``ref``: "zero" (d' = d, the logits are used as they are), "column" (d' = d + 1 and
+    qs[..., d] = -ref: the keys get a column of ones) or "set" (as "column", with qs[..., d] = 0
+    on entry: ref becomes the row max over the first tile of keys, written into qs). Returns
+    float64 (slots, B, n_q): what="sums": sum of e = exp(s - ref) and of e (s - ref); "all":
+    those, the sum of e^2 and the row max of s - ref; "max": the row max of s - ref only.
     """
-    size, n_q, d1 = qa.shape
-    n_k, d, dtype = k3.shape[1], d1 - 1, qa.dtype
-    b = min(block, n_k)
-    tq = max(1, min(n_q, _TILE_BYTES // (qa.element_size() * size * b)))
+    size, n_q, d1 = qs.shape
+    n_k, d, dtype, dev = k3.shape[1], k3.shape[2], qs.dtype, qs.device
+    per_query = qs.element_size() * size  # bytes of one logit across the batch
+    tq = max(1, min(n_q, _TILE_BYTES // (per_query * min(block, n_k, _TILE_KEYS))))
+    b = min(block, n_k, max(_TILE_KEYS, _TILE_BYTES // (per_query * tq)))  # few queries: wider tiles
     chunk = max(b, _CHUNK_KEYS // b * b)
-    n_blocks = -(-min(chunk, n_k) // b)
     slots = {"max": ("max",), "sums": ("z", "w"), "all": ("z", "w", "z2", "max")}[what]
     z, w, z2, mx = (slots.index(s) if s in slots else None for s in ("z", "w", "z2", "max"))
-    part = torch.empty(len(slots), n_blocks, size * tq, dtype=dtype, device=qa.device)
-    total = torch.zeros(len(slots), size, n_q, dtype=torch.float64, device=qa.device)
+    n_blocks = -(-min(chunk, n_k) // b)
+    part = torch.empty(n_blocks, len(slots), size * tq, dtype=dtype, device=dev)
+    total = torch.zeros(len(slots), size, n_q, dtype=torch.float64, device=dev)
     if mx is not None:
         total[mx] = -math.inf
-    s_buf = torch.empty(size * tq * b, dtype=dtype, device=qa.device)
-    e_buf = torch.empty_like(s_buf) if z is not None else None
-    ka = torch.ones(k3.shape[0], min(chunk, n_k), d1, dtype=dtype, device=qa.device)
+    s_buf = torch.empty(size * tq * b, dtype=dtype, device=dev)
+    e_buf = torch.empty_like(s_buf)
+    lead = () if size == 1 else (size,)  # one batch element: 2-D products (a little faster)
+    qs2 = qs[0] if size == 1 else qs
+    if ref != "zero":
+        ka = torch.empty(k3.shape[0], min(chunk, n_k), d1, dtype=dtype, device=dev)
+        ka[..., d] = 1.0  # a column of ones: the product subtracts ref
+    tiles: dict = {}  # (m, width) -> views of the two tile buffers, shaped (*lead, m, width)
+    outs: dict = {}  # m -> per block, per slot: (*lead, m) views of part
     for c0 in range(0, n_k, chunk):
         c1 = min(n_k, c0 + chunk)
-        ka[:, : c1 - c0, :d] = k3[:, c0:c1]
+        if ref != "zero":
+            ka[:, : c1 - c0, :d] = k3[:, c0:c1]
+        keys = k3[:, c0:c1] if ref == "zero" else ka[:, : c1 - c0]
+        keys = keys[0] if keys.shape[0] == 1 and size == 1 else keys
+        key_tiles = [keys[..., j : j + b, :].mT for j in range(0, c1 - c0, b)]
         for i0 in range(0, n_q, tq):
             i1 = min(n_q, i0 + tq)
-            rows, qt, used = size * (i1 - i0), qa[:, i0:i1], 0
-            for j0 in range(c0, c1, b):
-                width = min(b, c1 - j0, i1 - j0 if causal else b)
-                if width <= 0:  # causal: no query of this tile sees these keys
-                    break
-                s = s_buf[: rows * width].view(size, i1 - i0, width)
-                out = [p[:rows].view(size, i1 - i0) for p in part[:, used]]
-                torch.matmul(qt, ka[:, j0 - c0 : j0 - c0 + width].mT, out=s)
+            m, qt, used = i1 - i0, qs2[..., i0:i1, :], 0
+            if m not in outs:
+                outs[m] = [[p[: size * m].view(*lead, m) for p in blk] for blk in part]
+            for used, j0 in enumerate(range(c0, c1, b)):
+                width = min(b, c1 - j0)
+                kt = key_tiles[used]
+                if causal and j0 + width > i1:  # keys j >= i1 are hidden from every query of the tile
+                    if j0 >= i1:
+                        break
+                    width, kt = i1 - j0, kt[..., :, : i1 - j0]
+                if (m, width) not in tiles:
+                    n = size * m * width
+                    tiles[m, width] = (s_buf[:n].view(*lead, m, width), e_buf[:n].view(*lead, m, width))
+                s, e = tiles[m, width]
+                out = outs[m][used]
+                torch.matmul(qt, kt, out=s)
                 if causal and j0 + width - 1 > i0:  # the tile crosses the diagonal
-                    hidden = (
-                        torch.arange(j0, j0 + width, device=qa.device) > torch.arange(i0, i1, device=qa.device)[:, None]
-                    )
+                    hidden = torch.arange(j0, j0 + width, device=dev) > torch.arange(i0, i1, device=dev)[:, None]
                     s.masked_fill_(hidden, _MASKED)
-                if set_ref and j0 == 0:  # every query sees key 0, so this max is finite
-                    ref = s.amax(-1)
-                    s.sub_(ref[..., None])
-                    qt[..., d] = -ref
+                if ref == "set" and j0 == 0:  # every query sees key 0, so this max is finite
+                    row_max = s.amax(-1)
+                    s.sub_(row_max[..., None])
+                    qt[..., d] = -row_max
                 if mx is not None:
                     torch.amax(s, -1, out=out[mx])
                 if z is not None:
-                    e = e_buf[: rows * width].view(size, i1 - i0, width)
                     torch.exp(s, out=e)
                     torch.sum(e, -1, out=out[z])
                     if z2 is not None:
                         torch.linalg.vector_norm(e, dim=-1, out=out[z2])
                     torch.sum(s.mul_(e), -1, out=out[w])
+            else:
                 used += 1
-            if used == 0:
+            if used == 0:  # causal: the whole chunk lies beyond this tile's queries
                 continue
-            got = part[:, :used, :rows].view(len(slots), used, size, i1 - i0)
+            got = part[:used, :, : size * m].view(used, len(slots), size, m)
             tile = total[:, :, i0:i1]
             for slot in (z, w):
                 if slot is not None:
-                    tile[slot] += got[slot].double().sum(0)
+                    tile[slot] += got[:, slot].double().sum(0)
             if z2 is not None:
-                tile[z2] += got[z2].double().square().sum(0)
+                tile[z2] += got[:, z2].double().square().sum(0)
             if mx is not None:
-                torch.maximum(tile[mx], got[mx].amax(0).double(), out=tile[mx])
+                torch.maximum(tile[mx], got[:, mx].amax(0).double(), out=tile[mx])
     return total
 
 
 @torch.no_grad()  # statistics for reading, not training: no graph of n_q x n_k tiles
 def _streaming(q: torch.Tensor, k: torch.Tensor, scale, causal, block, full: bool) -> dict:
-    """log Z, entropy and (``full``) e^2 sums and max of the rows, float64, batch flattened."""
+    """log Z, entropy and (``full``) sum of p^2 and max logit of the rows, float64, batch flattened."""
     args = _prepare(q, k, scale, causal, block)
-    q3, k3 = args["q"], args["k"]
-    size, n_q, d = q3.shape
-    qa = torch.empty(size, n_q, d + 1, dtype=q3.dtype, device=q3.device)
-    torch.mul(q3, args["scale"], out=qa[..., :d])
-    qa[..., d] = 0.0  # the first block sets the reference
-    what = "all" if full else "sums"
-    total = _sweep(qa, k3, args["causal"], args["block"], what, set_ref=True)
-    ref = -qa[..., d].double()
-    log_z1 = total[0].log()
-    ok = torch.isfinite(total).all(0) & (log_z1 <= _RECENTER)
-    if not bool(ok.all()):  # a key outgrew the reference: centre again at log Z (or at the max)
-        if not bool(torch.isfinite(total[:2]).all()):
-            peak = total[3] if full else _sweep(qa, k3, args["causal"], args["block"], "max", set_ref=False)[0]
-            new_ref = ref + torch.where(torch.isfinite(log_z1), log_z1, peak)
-        else:
-            new_ref = ref + log_z1
-        qa[..., d] = (-new_ref).to(qa.dtype)
-        ref = -qa[..., d].double()
-        total = _sweep(qa, k3, args["causal"], args["block"], what, set_ref=False)
+    q3, k3, what = args["q"], args["k"], "all" if full else "sums"
+    sweep = functools.partial(_sweep, k3=k3, causal=args["causal"], block=args["block"])
+    if args["safe"]:  # every |s| <= _SAFE: no reference needed
+        ref = torch.zeros(q3.shape[:2], dtype=torch.float64, device=q3.device)
+        total = sweep(q3, what=what, ref="zero")
+    else:
+        qa = torch.cat([q3, torch.zeros_like(q3[..., :1])], -1)  # (B, n_q, d + 1), column d = -ref
+        total = sweep(qa, what=what, ref="set")
+        ref = -qa[..., -1].double()
         log_z1 = total[0].log()
-    stats = {"log_z": ref + log_z1, "entropy": (log_z1 - total[1] / total[0]).clamp_(min=0.0)}
-    if full:
-        stats["sum_p2"] = total[2] / total[0].square()
+        if not bool((torch.isfinite(total).all(0) & (log_z1 <= _RECENTER)).all()):
+            if bool(torch.isfinite(log_z1).all()):  # a key outgrew ref: centre again at log Z
+                ref = ref + log_z1
+            else:  # exp overflowed: centre at the row max (from this pass, or one more)
+                peak = total[-1] if full else sweep(qa, what="max", ref="column")[0]
+                ref = ref + torch.where(torch.isfinite(log_z1), log_z1, peak)
+            qa[..., -1] = -ref
+            ref = -qa[..., -1].double()  # as rounded to q's dtype
+            total = sweep(qa, what=what, ref="column")
+    n_q, n_k = q3.shape[1], k3.shape[1]
+    seen = _rows_seen(n_q, n_k, args["causal"], q3.device)
+    log_z1, log_n = total[0].log(), seen.double().log()  # rounding cannot leave 0 <= H <= log n
+    stats = {"log_z": ref + log_z1, "entropy": torch.minimum(log_z1 - total[1] / total[0], log_n).clamp_(min=0.0)}
+    if full:  # 1 / n <= sum p^2 <= 1
+        stats["sum_p2"] = torch.maximum(total[2] / total[0].square(), 1.0 / seen).clamp_(max=1.0)
         stats["max_logit"] = ref + total[3]
-    return stats | {"batch": args["batch"], "dtype": args["dtype"], "n_q": n_q, "n_k": k3.shape[1]}
+    return stats | {"batch": args["batch"], "dtype": args["dtype"], "n_q": n_q, "n_k": n_k, "seen": seen}
 
 
 def _out(x: torch.Tensor, info: dict) -> torch.Tensor:
@@ -266,14 +297,13 @@ def streaming_row_stats(
     exp(entropy) <= n_keys.
     """
     res = _streaming(q, k, scale, causal, block, full=True)
-    log_z, sum_p2 = res["log_z"], res["sum_p2"]
-    seen = _rows_seen(res["n_q"], res["n_k"], causal, log_z.device)
+    log_z, sum_p2, seen = res["log_z"], res["sum_p2"], res["seen"]
     return {
         "log_z": _out(log_z, res),
         "entropy": _out(res["entropy"], res),
         "sum_p2": _out(sum_p2, res),
         "participation_ratio": _out(1.0 / sum_p2, res),
-        "max_p": _out((res["max_logit"] - log_z).exp().clamp_(max=1.0), res),
+        "max_p": _out(torch.maximum((res["max_logit"] - log_z).exp(), 1.0 / seen).clamp_(max=1.0), res),
         "max_logit": _out(res["max_logit"], res),
         "n_keys": seen.expand(*res["batch"], res["n_q"]).clone(),
     }
