@@ -1,4 +1,4 @@
-"""Benchmarks (scripts, not timed tests): ``python -m attnviz.bench explore``.
+"""Benchmarks (scripts, not timed tests): ``python -m attnviz.bench explore`` and ``... streaming``.
 
 Timings on a shared machine are noisy, so every figure is printed beside a baseline measured in
 the same run, and compared by ratio.
@@ -7,9 +7,18 @@ the same run, and compared by ratio.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import itertools
+import json
+import math
+import os
+import platform
+import resource
 import statistics
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
 
 import torch
 from matplotlib.figure import Figure
@@ -71,16 +80,227 @@ def bench_explore(sizes=(64, 256, 512), repeats: int = 15, d: int = 64) -> list[
     return [_bench_one(n, d, repeats) for n in sizes]
 
 
-def main(argv=None) -> None:
+# --- streaming row statistics against the materialised matrix ----------------------------------
+
+D_HEAD = 64
+LONG_ROW = (256, 10**6)  # a few hundred queries against a million keys
+QUICK_LONG_ROW = (64, 10**5)
+NAIVE_COPIES = 3  # n_q x n_k float32 matrices the naive path holds at once (logits, weights, entr)
+FLOOR_TILE = (256, 1024)  # queries x keys per tile of the floor (1 MiB; the fastest of those tried)
+
+
+def _naive_entropy(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """The materialised computation: softmax of the full n_q x n_k matrix, then its entropy."""
+    weights = torch.softmax((q @ k.mT) / math.sqrt(q.shape[-1]), dim=-1)
+    return torch.special.entr(weights).sum(-1)
+
+
+def _floor(q: torch.Tensor, k: torch.Tensor) -> None:
+    """The floor: the blocked matrix product and the exponential alone, into one reused buffer."""
+    q = q / math.sqrt(q.shape[-1])
+    tq, tk = FLOOR_TILE
+    buf = torch.empty(tq * tk, dtype=q.dtype)
+    for i0 in range(0, q.shape[0], tq):
+        rows = q[i0 : i0 + tq]
+        for j0 in range(0, k.shape[0], tk):
+            keys = k[j0 : j0 + tk]
+            tile = buf[: rows.shape[0] * keys.shape[0]].view(rows.shape[0], keys.shape[0])
+            torch.matmul(rows, keys.T, out=tile).exp_()
+
+
+def _hwm_resettable() -> bool:
+    """True where Linux lets a process reset its peak-RSS mark (/proc/self/clear_refs, value 5)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return "VmHWM" in open("/proc/self/status").read()
+    except OSError:
+        return False
+
+
+def _status_kib(field: str) -> int:
+    for line in open("/proc/self/status"):
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def _release_free_memory() -> None:
+    """Hand freed heap memory back to the OS (glibc malloc_trim), where there is glibc."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _peak_bytes(fn, resettable: bool) -> int:
+    """Extra resident memory at the peak of ``fn()`` over the memory resident just before it.
+
+    With ``resettable``: call ``fn`` once (one-time library set-up happens there), reset the peak
+    mark and hand freed memory back to the OS, then peak RSS (VmHWM) minus RSS before a second
+    call. Otherwise the process must be
+    fresh and the call is cold: ru_maxrss after minus before (a high-water mark: only the first
+    measurement of a process counts).
+    """
+    if resettable:
+        fn()
+        _release_free_memory()  # else the second call reuses pages the first one freed, unseen
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        before = _status_kib("VmRSS")
+        fn()
+        return 1024 * max(0, _status_kib("VmHWM") - before)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    fn()
+    return 1024 * max(0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
+
+
+def _child(spec: dict) -> dict:
+    """One row of the streaming benchmark, run in a fresh process: memory first, then timings."""
+    from .metrics import streaming_row_entropy, streaming_row_stats
+
+    torch.set_num_threads(spec["threads"])
+    gen = torch.Generator().manual_seed(0)
+    q = torch.randn(spec["n_q"], D_HEAD, generator=gen)
+    k = torch.randn(spec["n_k"], D_HEAD, generator=gen)
+    jobs = {
+        "stream": lambda: streaming_row_entropy(q, k),
+        "stats": lambda: streaming_row_stats(q, k),
+        "floor": lambda: _floor(q, k),
+        "naive": lambda: _naive_entropy(q, k),
+    }
+    out = {}
+    for name in spec["memory"]:  # peak memory (this also warms the method up)
+        out[name + "_peak"] = _peak_bytes(jobs[name], spec["resettable"])
+    timed = [name for name in jobs if name in spec["time"]]
+    for name in timed:
+        if name + "_peak" not in out:
+            jobs[name]()  # warm-up
+    best = dict.fromkeys(timed, math.inf)
+    start = time.perf_counter()
+    for r in range(spec["repeats"]):  # interleaved, so that a busy moment hits every method
+        for name in timed:
+            t0 = time.perf_counter()
+            jobs[name]()
+            best[name] = min(best[name], time.perf_counter() - t0)
+        if r >= 1 and time.perf_counter() - start > spec["budget_s"]:
+            break
+    out["runs"] = r + 1 if timed else 0
+    return out | {name + "_s": value for name, value in best.items()}
+
+
+def _run_child(spec: dict) -> dict:
+    code = "import json, sys; from attnviz.bench import _child; print(json.dumps(_child(json.loads(sys.argv[1]))))"
+    done = subprocess.run([sys.executable, "-c", code, json.dumps(spec)], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"benchmark child failed for {spec}:\\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def bench_streaming(
+    rows: list[tuple[int, int]],
+    *,
+    repeats: int = 5,
+    threads: int = 2,
+    naive_limit_gib: float = 4.0,
+    budget_s: float = 20.0,
+) -> Iterator[dict]:
+    """Time and peak memory of streaming_row_entropy vs the materialised path, one fresh process per row.
+
+    Each row (n_q, n_k) runs in a new Python process: peak memory of one cold call of each method
+    (streaming_row_stats, then the naive path), then best-of-``repeats`` warm timings of the
+    streaming entropy, the full streaming statistics, the floor and the naive path, interleaved
+    (at least 2 runs; fewer than ``repeats`` once a row has taken ``budget_s``). The naive path
+    is skipped when its NAIVE_COPIES float32 matrices would exceed ``naive_limit_gib``. Yields
+    one dict per row as it is measured.
+    """
+    resettable = _hwm_resettable()
+    for n_q, n_k in rows:
+        naive_bytes = NAIVE_COPIES * 4 * n_q * n_k
+        run_naive = naive_bytes <= naive_limit_gib * 2**30
+        methods = ["stats", "naive"] if run_naive else ["stats"]
+        timed = ["stream", "stats", "floor"] + (["naive"] if run_naive else [])
+        base = {"n_q": n_q, "n_k": n_k, "threads": threads, "repeats": repeats, "budget_s": budget_s}
+        base["resettable"] = resettable
+        if resettable:
+            out = _run_child(base | {"memory": methods, "time": timed})
+        else:  # ru_maxrss only sees the first peak of a process: one fresh process per measurement
+            out = _run_child(base | {"memory": [], "time": timed})
+            for name in methods:
+                out |= _run_child(base | {"memory": [name], "time": []})
+        row = {"n_q": n_q, "n_k": n_k, "runs": out["runs"], "naive_bytes": naive_bytes}
+        row |= {"stream_s": out["stream_s"], "stats_s": out["stats_s"], "floor_s": out["floor_s"]}
+        row |= {"stream_peak": out["stats_peak"], "naive_s": out.get("naive_s"), "naive_peak": out.get("naive_peak")}
+        yield row
+
+
+def _mib(n_bytes: float | None) -> str:
+    return "-" if n_bytes is None else f"{n_bytes / 2**20:.1f}"
+
+
+def _print_streaming(rows, *, threads: int, limit_gib: float, quick: bool) -> list[dict]:
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else math.nan
+    cpu = platform.processor() or platform.machine()
+    print(f"torch {torch.__version__}, {threads} threads, {os.cpu_count()} CPUs ({cpu})")
+    print(f"load average at start {load:.2f}; d = {D_HEAD}, float32, q and k iid N(0, 1), scale 1/sqrt(d)")
+    print("streaming: attnviz.metrics.streaming_row_entropy (stats: streaming_row_stats), default block")
+    print(f"floor: blocked q k^T into one reused {FLOOR_TILE[0]} x {FLOOR_TILE[1]} buffer, then exp_ in place")
+    print("naive: softmax of the full n_q x n_k matrix, then entropy (torch.special.entr(p).sum(-1))")
+    print("time: best of interleaved warm runs in one fresh process per row, so ratios share a moment")
+    print("peak: extra resident memory of a warm call of streaming_row_stats (resp. naive) over the")
+    print("      memory before it (inputs excluded): Linux VmHWM reset through /proc/self/clear_refs;")
+    print("      where that is unavailable, ru_maxrss of a cold call in a fresh process")
+    head = f"{'n_q':>7} {'n_k':>8} {'stream s':>9} {'stats s':>8} {'floor s':>8} {'str/floor':>9} "
+    head += f"{'naive s':>8} {'naive/str':>9} {'peak MiB':>9} {'naive MiB':>10} {'runs':>4}"
+    print(head)
+    out = []
+    for row in rows:
+        line = f"{row['n_q']:>7} {row['n_k']:>8} {row['stream_s']:>9.4f} {row['stats_s']:>8.4f} {row['floor_s']:>8.4f} "
+        line += f"{row['stream_s'] / row['floor_s']:>9.2f} "
+        if row["naive_s"] is None:
+            line += f"{'skipped':>8} {'-':>9} {_mib(row['stream_peak']):>9} {'-':>10}"
+        else:
+            line += f"{row['naive_s']:>8.4f} {row['naive_s'] / row['stream_s']:>9.2f} {_mib(row['stream_peak']):>9} "
+            line += f"{_mib(row['naive_peak']):>10}"
+        print(line + f" {row['runs']:>4}", flush=True)
+        out.append(row)
+    for row in out:
+        if row["naive_s"] is None:
+            gib = row["naive_bytes"] / 2**30
+            print(
+                f"skipped naive at {row['n_q']} x {row['n_k']}: one float32 n_q x n_k matrix is"
+                f" {gib / NAIVE_COPIES:.2f} GiB; reckoning {NAIVE_COPIES} alive at once ({gib:.1f} GiB; the peaks"
+                f" above show 2 to 4) exceeds the {limit_gib:g} GiB limit (--naive-limit-gib)"
+            )
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else math.nan
+    print(f"load average at end {load:.2f}" + ("  (quick run: small sizes)" if quick else ""))
+    return out
+
+
+def main(argv=None) -> list[dict] | None:
     parser = argparse.ArgumentParser(prog="python -m attnviz.bench", description=__doc__)
-    parser.add_argument("what", choices=["explore"], help="which benchmark to run")
-    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("what", choices=["explore", "streaming"], help="which benchmark to run")
+    parser.add_argument("--repeats", type=int, default=None, help="timed runs (explore: 15, streaming: 5)")
+    parser.add_argument("--quick", action="store_true", help="streaming: n = 2^10..2^12 and 64 x 10^5 only")
+    parser.add_argument("--threads", type=int, default=None, help="streaming: torch threads (default: torch's)")
+    parser.add_argument("--naive-limit-gib", type=float, default=4.0, help="streaming: skip naive above this")
     args = parser.parse_args(argv)
+    if args.repeats is not None and args.repeats < 1:
+        parser.error("--repeats must be >= 1")
+    if args.what == "streaming":
+        threads = args.threads or torch.get_num_threads()
+        sizes = range(10, 13) if args.quick else range(10, 17)
+        rows = [(2**e, 2**e) for e in sizes] + [QUICK_LONG_ROW if args.quick else LONG_ROW]
+        results = bench_streaming(
+            rows, repeats=args.repeats or 5, threads=threads, naive_limit_gib=args.naive_limit_gib
+        )
+        return _print_streaming(results, threads=threads, limit_gib=args.naive_limit_gib, quick=args.quick)
+    repeats = args.repeats or 15
     torch.set_num_threads(max(1, torch.get_num_threads()))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
-    print("live explorer: slider change -> new attention-map picture (median of", args.repeats, "runs)")
+    print("live explorer: slider change -> new attention-map picture (median of", repeats, "runs)")
     print(f"{'n':>6} {'live (ms)':>10} {'baseline (ms)':>14} {'live / baseline':>16}")
-    for row in bench_explore(repeats=args.repeats):
+    for row in bench_explore(repeats=repeats):
         print(f"{row['n']:>6} {row['live_ms']:>10.1f} {row['baseline_ms']:>14.1f} {row['ratio']:>16.2f}")
     print("live: attention weights, the book's attention_map figure, a fast PNG at 96 dpi (kernel side;")
     print("      the browser then receives one image message).")
