@@ -255,13 +255,19 @@ def streaming_softmax_stats(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """log Z and entropy of softmax(scale q k^T) rows (..., n_q), keys read in blocks. Chapter: entropy-invariant-scale.
 
-    The n_q x n_k matrix is never formed: keys are read ``block`` at a time (memory O(n_q block)
-    at most; the book's appendix "Performance" measures it) and every row keeps the running sums
-    Z = sum exp(s - ref) and W = sum exp(s - ref)(s - ref) about a reference logit ref, so that
-    log Z = ref + log Z and H = log Z - W / Z at the end (float64 sums). ``scale`` defaults to
-    1/sqrt(d) as in :func:`attnviz.attention.scores`; ``causal`` lets query i see keys j <= i
-    (top-left aligned as in :func:`attnviz.attention.attention_weights`, also when n_q != n_k).
-    Batch dims of q (..., n_q, d) and k (..., n_k, d) broadcast; results have q's dtype.
+    The n_q x n_k matrix is never formed. The logits are made a tile at a time (a few hundred
+    keys, never more than ``block``; about 1 MiB, so extra memory is O(n_q d + tile)) and every
+    row keeps the running sums Z = sum exp(s - ref) and W = sum exp(s - ref)(s - ref), so that
+    log Z = ref + log Z and H = log Z - W / Z at the end. ref is 0 when |scale| |q_i| max|k_j|
+    bounds the logits safely, else the row's largest early logit (the pass is redone about log Z
+    if later keys outgrow it). Sums within a tile are in q's dtype, across tiles in float64; for
+    float32 input the entropy is within about 1e-6 of the float64 value (the appendix
+    "Performance" measures it). ``scale`` defaults to 1/sqrt(d) as in
+    :func:`attnviz.attention.scores`; ``causal`` lets query i see keys j <= i, top-left aligned as
+    in :func:`attnviz.attention.attention_weights` and torch's ``is_causal``, also when
+    n_q != n_k (query i sees min(i + 1, n_k) keys). Batch dims of q (..., n_q, d) and
+    k (..., n_k, d) broadcast. Results have q's dtype (float16/bfloat16 are computed in float32)
+    and carry no gradient.
     """
     res = _streaming(q, k, scale, causal, block, full=False)
     return _out(res["log_z"], res), _out(res["entropy"], res)
@@ -287,14 +293,15 @@ def streaming_row_stats(
     causal: bool = False,
     block: int = 4096,
 ) -> dict[str, torch.Tensor]:
-    """Row statistics of softmax(scale q k^T) from running sums, never forming n_q x n_k. Chapter: performance.
+    """Row statistics of softmax(scale q k^T) from running sums, no n_q x n_k matrix. Chapter: performance (appendix).
 
     Returns a dict of (..., n_q) tensors: "log_z" (log-sum-exp of the logits), "entropy" (nats),
     "sum_p2" (sum of p^2), "participation_ratio" (1 / sum p^2 = e^{H_2}), "max_p" (largest
-    weight), "max_logit", and "n_keys" (keys the row sees, int64). One pass with the accumulator
-    of :func:`streaming_softmax_stats` plus the row sum of exp(2 (s - ref)) and the running max;
-    same arguments, conventions and dtype rules. 1 <= 1 / max_p <= participation_ratio <=
-    exp(entropy) <= n_keys.
+    weight, e^{-H_inf}), "max_logit", and "n_keys" (keys the row sees, int64). The pass of
+    :func:`streaming_softmax_stats` plus two more running quantities per row, the sum of
+    exp(2 (s - ref)) and the max; same arguments, conventions and dtype rules. In exact arithmetic
+    1 <= 1 / max_p <= participation_ratio <= exp(entropy) <= n_keys; against rounding, entropy is
+    clamped to [0, log n_keys] and sum_p2 and max_p to [1 / n_keys, 1].
     """
     res = _streaming(q, k, scale, causal, block, full=True)
     log_z, sum_p2, seen = res["log_z"], res["sum_p2"], res["seen"]

@@ -100,6 +100,20 @@ def test_causal_first_rows_see_few_keys():
     assert math.isclose(float(stats["log_z"][0]), float(q[0] @ k[0]) / 2, abs_tol=1e-15)
 
 
+@pytest.mark.parametrize("n_q, n_k", [(5, 12), (12, 5), (9, 9)])
+def test_causal_convention_is_torch_is_causal(n_q, n_k):
+    """torch's own attention with values = identity returns the weights: same mask, same rows."""
+    gen = torch.Generator().manual_seed(7)
+    q = torch.randn(2, n_q, 8, generator=gen, dtype=torch.float64)
+    k = torch.randn(2, n_k, 8, generator=gen, dtype=torch.float64)
+    eye = torch.eye(n_k, dtype=torch.float64).expand(2, n_k, n_k)
+    p = torch.nn.functional.scaled_dot_product_attention(q, k, eye, is_causal=True)  # (2, n_q, n_k)
+    st = streaming_row_stats(q, k, causal=True, block=4)
+    assert torch.allclose(st["entropy"], torch.special.entr(p).sum(-1), atol=TOL, rtol=0)
+    assert torch.allclose(st["max_p"], p.amax(-1), atol=TOL, rtol=0)
+    assert torch.equal(st["n_keys"], (p > 0).sum(-1))
+
+
 def test_inequality_chain_and_uniform_rows():
     gen = torch.Generator().manual_seed(3)
     q, k = (
