@@ -241,6 +241,10 @@ def _mib(n_bytes: float | None) -> str:
 def _print_streaming(rows, *, threads: int, limit_gib: float, quick: bool) -> list[dict]:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else math.nan
     cpu = platform.processor() or platform.machine()
+    try:
+        cpu = next(ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
     print(f"torch {torch.__version__}, {threads} threads, {os.cpu_count()} CPUs ({cpu})")
     print(f"load average at start {load:.2f}; d = {D_HEAD}, float32, q and k iid N(0, 1), scale 1/sqrt(d)")
     print("streaming: attnviz.metrics.streaming_row_entropy (stats: streaming_row_stats), default block")
