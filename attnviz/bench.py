@@ -172,6 +172,10 @@ def _child(spec: dict) -> dict:
     out = {}
     for name in spec["memory"]:  # peak memory (this also warms the method up)
         out[name + "_peak"] = _peak_bytes(jobs[name], spec["resettable"])
+    if spec.get("accuracy"):  # float32 entropies against the float64 streaming ones (tested to 1e-10)
+        exact = streaming_row_entropy(q.double(), k.double())
+        out["stream_err"] = (streaming_row_entropy(q, k).double() - exact).abs().max().item()
+        out["naive_err"] = (_naive_entropy(q, k).double() - exact).abs().max().item()
     timed = [name for name in jobs if name in spec["time"]]
     for name in timed:
         if name + "_peak" not in out:
@@ -200,7 +204,7 @@ def _run_child(spec: dict) -> dict:
 def bench_streaming(
     rows: list[tuple[int, int]],
     *,
-    repeats: int = 5,
+    repeats: int = 7,
     threads: int = 2,
     naive_limit_gib: float = 4.0,
     budget_s: float = 20.0,
@@ -223,14 +227,15 @@ def bench_streaming(
         base = {"n_q": n_q, "n_k": n_k, "threads": threads, "repeats": repeats, "budget_s": budget_s}
         base["resettable"] = resettable
         if resettable:
-            out = _run_child(base | {"memory": methods, "time": timed})
+            out = _run_child(base | {"memory": methods, "time": timed, "accuracy": run_naive})
         else:  # ru_maxrss only sees the first peak of a process: one fresh process per measurement
-            out = _run_child(base | {"memory": [], "time": timed})
+            out = _run_child(base | {"memory": [], "time": timed, "accuracy": run_naive})
             for name in methods:
                 out |= _run_child(base | {"memory": [name], "time": []})
         row = {"n_q": n_q, "n_k": n_k, "runs": out["runs"], "naive_bytes": naive_bytes}
         row |= {"stream_s": out["stream_s"], "stats_s": out["stats_s"], "floor_s": out["floor_s"]}
         row |= {"stream_peak": out["stats_peak"], "naive_s": out.get("naive_s"), "naive_peak": out.get("naive_peak")}
+        row |= {"stream_err": out.get("stream_err"), "naive_err": out.get("naive_err")}
         yield row
 
 
@@ -254,8 +259,11 @@ def _print_streaming(rows, *, threads: int, limit_gib: float, quick: bool) -> li
     print("peak: extra resident memory of a warm call of streaming_row_stats (resp. naive) over the")
     print("      memory before it (inputs excluded): Linux VmHWM reset through /proc/self/clear_refs;")
     print("      where that is unavailable, ru_maxrss of a cold call in a fresh process")
+    print("H err: max |entropy - float64 entropy| over the rows (float64 by streaming; where naive runs)")
     head = f"{'n_q':>7} {'n_k':>8} {'stream s':>9} {'stats s':>8} {'floor s':>8} {'str/floor':>9} "
-    head += f"{'naive s':>8} {'naive/str':>9} {'peak MiB':>9} {'naive MiB':>10} {'runs':>4}"
+    head += (
+        f"{'naive s':>8} {'naive/str':>9} {'peak MiB':>9} {'naive MiB':>10} {'runs':>4} {'H err str':>9} {'naive':>8}"
+    )
     print(head)
     out = []
     for row in rows:
@@ -266,7 +274,10 @@ def _print_streaming(rows, *, threads: int, limit_gib: float, quick: bool) -> li
         else:
             line += f"{row['naive_s']:>8.4f} {row['naive_s'] / row['stream_s']:>9.2f} {_mib(row['stream_peak']):>9} "
             line += f"{_mib(row['naive_peak']):>10}"
-        print(line + f" {row['runs']:>4}", flush=True)
+        line += f" {row['runs']:>4}"
+        if row["stream_err"] is not None:
+            line += f" {row['stream_err']:>9.1e} {row['naive_err']:>8.1e}"
+        print(line, flush=True)
         out.append(row)
     for row in out:
         if row["naive_s"] is None:
@@ -284,7 +295,7 @@ def _print_streaming(rows, *, threads: int, limit_gib: float, quick: bool) -> li
 def main(argv=None) -> list[dict] | None:
     parser = argparse.ArgumentParser(prog="python -m attnviz.bench", description=__doc__)
     parser.add_argument("what", choices=["explore", "streaming"], help="which benchmark to run")
-    parser.add_argument("--repeats", type=int, default=None, help="timed runs (explore: 15, streaming: 5)")
+    parser.add_argument("--repeats", type=int, default=None, help="timed runs (explore: 15, streaming: 7)")
     parser.add_argument("--quick", action="store_true", help="streaming: n = 2^10..2^12 and 64 x 10^5 only")
     parser.add_argument("--threads", type=int, default=None, help="streaming: torch threads (default: torch's)")
     parser.add_argument("--naive-limit-gib", type=float, default=4.0, help="streaming: skip naive above this")
@@ -296,7 +307,7 @@ def main(argv=None) -> list[dict] | None:
         sizes = range(10, 13) if args.quick else range(10, 17)
         rows = [(2**e, 2**e) for e in sizes] + [QUICK_LONG_ROW if args.quick else LONG_ROW]
         results = bench_streaming(
-            rows, repeats=args.repeats or 5, threads=threads, naive_limit_gib=args.naive_limit_gib
+            rows, repeats=args.repeats or 7, threads=threads, naive_limit_gib=args.naive_limit_gib
         )
         return _print_streaming(results, threads=threads, limit_gib=args.naive_limit_gib, quick=args.quick)
     repeats = args.repeats or 15

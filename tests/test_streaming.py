@@ -237,6 +237,7 @@ def test_bench_streaming_quick_runs_end_to_end(capsys):
         assert row["stream_s"] > 0 and row["floor_s"] > 0 and row["stream_peak"] >= 0
         assert row["naive_s"] is None or row["naive_s"] > 0
     assert rows[0]["naive_s"] > 0 and rows[0]["naive_peak"] > 0  # 2^10: three 4 MiB matrices fit
+    assert 0 <= rows[0]["stream_err"] < 1e-5 and 0 <= rows[0]["naive_err"] < 1e-4  # float32 entropies
     assert rows[-1]["naive_s"] is None  # 64 x 10^5: 77 MB, over the 0.05 GiB limit
 
 
