@@ -152,7 +152,7 @@ def _sweep(qs: torch.Tensor, k3: torch.Tensor, causal: bool, block: int, what: s
         ka[..., d] = 1.0  # a column of ones: the product subtracts ref
     tiles: dict = {}  # (m, width) -> views of the two tile buffers, shaped (*lead, m, width)
     outs: dict = {}  # m -> per block, per slot: (*lead, m) views of part
-    for c0 in range(0, n_k, chunk):
+    for c0 in range(0, min(n_k, n_q) if causal else n_k, chunk):  # causal: keys j >= n_q are unseen
         c1 = min(n_k, c0 + chunk)
         if ref != "zero":
             ka[:, : c1 - c0, :d] = k3[:, c0:c1]
