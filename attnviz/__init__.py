@@ -11,7 +11,7 @@ docstring names the chapter that introduces it.
 from . import attention, bayes, focus, metrics, normalize, plots, positions, sparsity
 from .attention import attention_weights, entropy_invariant_scale, scores
 from .explore import Slider, explore
-from .metrics import effective_support, entropy, streaming_row_entropy
+from .metrics import effective_support, entropy, streaming_row_entropy, streaming_row_stats
 from .normalize import entropy_normalize
 from .positions import apply_rope, rope_frequencies, rotation_matrix, sinusoidal
 
@@ -39,4 +39,5 @@ __all__ = [
     "sinusoidal",
     "sparsity",
     "streaming_row_entropy",
+    "streaming_row_stats",
 ]

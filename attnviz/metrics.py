@@ -386,3 +386,10 @@ def random_projection_distortion(x: torch.Tensor, k: int, *, generator: torch.Ge
         raise ValueError("x must not contain repeated points (a zero distance has no distortion ratio)")
     proj = torch.randn(x.shape[1], k, generator=generator, dtype=x.dtype) / math.sqrt(k)  # (D, k)
     return torch.pdist(x @ proj) ** 2 / before
+
+
+def sparsity(x: torch.Tensor, kind: str, dim: int = -1, **params) -> torch.Tensor:
+    """Sparsity of x along ``dim`` by the 9595 measure ``kind`` (see attnviz.sparsity). Chapter: sparsity-measures."""
+    from .sparsity import sparsity as measure  # imported here: attnviz.sparsity imports this module
+
+    return measure(x, kind, dim=dim, **params)

@@ -62,3 +62,14 @@ def test_float32_long_rows_accepted():
 def test_bad_input_raises_clear_error(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_metrics_sparsity_is_the_sparsity_module_measure():
+    from attnviz import sparsity as sparsity_module
+    from attnviz.metrics import sparsity
+
+    x = torch.rand(5, 9, dtype=torch.float64)
+    for kind in ("s0", "sstar", "hoyer", "gini"):
+        assert torch.equal(sparsity(x, kind), sparsity_module.sparsity(x, kind))
+    with pytest.raises(ValueError):
+        sparsity(x, "no-such-measure")
