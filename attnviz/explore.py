@@ -82,9 +82,11 @@ def _check_figure(fig: object) -> None:
 def frame_png(fig: Figure, dpi: int = FRAME_DPI) -> bytes:
     """Small PNG of a figure (palette-quantized), the frame format of explorers. Chapter: rope-rotation."""
     _check_figure(fig)
-    raw = io.BytesIO()
-    fig.savefig(raw, format="png", dpi=dpi)
-    image = Image.open(raw).convert("RGB").quantize(colors=128, method=Image.Quantize.MEDIANCUT)
+    image = (
+        Image.open(io.BytesIO(plots.to_png(fig, dpi=dpi)))
+        .convert("RGB")
+        .quantize(colors=128, method=Image.Quantize.MEDIANCUT)
+    )
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=True)
     return out.getvalue()
