@@ -3,8 +3,9 @@
 Attention variants (:mod:`attnviz.attention`), position encodings (:mod:`attnviz.positions`),
 row statistics (:mod:`attnviz.metrics`), sparsity measures (:mod:`attnviz.sparsity`), the
 concentration limits of attention rows (:mod:`attnviz.focus`), entropy normalization
-(:mod:`attnviz.normalize`), Naive Bayes context pooling (:mod:`attnviz.bayes`), figures
-(:mod:`attnviz.plots`) and slider explorers (:mod:`attnviz.explore`). Each public function's
+(:mod:`attnviz.normalize`), Naive Bayes context pooling (:mod:`attnviz.bayes`), the
+length-extrapolation lab (:mod:`attnviz.lab`, imported on its own: ``from attnviz import lab``),
+figures (:mod:`attnviz.plots`) and slider explorers (:mod:`attnviz.explore`). Each public function's
 docstring names the chapter that introduces it.
 """
 

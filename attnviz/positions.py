@@ -16,7 +16,7 @@ import torch
 from . import _checks
 
 LAYOUTS = ("interleaved", "half")
-SCALINGS = (None, "linear", "ntk")
+SCALINGS = (None, "linear", "ntk", "ntk-fixed", "ntk-mixed", "yarn")
 
 
 def sinusoidal(n: int, d: int, base: float = 10000.0) -> torch.Tensor:
@@ -27,11 +27,26 @@ def sinusoidal(n: int, d: int, base: float = 10000.0) -> torch.Tensor:
     return torch.stack((angles.sin(), angles.cos()), dim=-1).reshape(n, d)
 
 
-def rope_frequencies(d: int, base: float = 10000.0, scaling: str | None = None, factor: float = 1.0) -> torch.Tensor:
+def rope_frequencies(
+    d: int,
+    base: float = 10000.0,
+    scaling: str | None = None,
+    factor: float = 1.0,
+    *,
+    mix: float = 0.625,
+    train_len: int | None = None,
+    alpha: float = 1.0,
+    beta: float = 32.0,
+) -> torch.Tensor:
     """Frequencies theta_i = base^(-2i/d), shape (d/2,), float64, optionally scaled. Chapter: rope-rotation.
 
     ``scaling=None`` uses ``factor`` not at all. ``"linear"`` (position interpolation) divides every
     frequency by ``factor``; ``"ntk"`` (NTK-aware) replaces the base by ``base * factor ** (d / (d - 2))``.
+    The schedules of the length-extrapolation chapters multiply theta_i (i = 0 .. d/2 - 1) by
+    ``"ntk-fixed"``: lam^-(i+1) with lam = factor^(2/d); ``"ntk-mixed"``: exp(-a (i+1)^mix) with
+    a = ln(factor) / (d/2)^mix (mix = 1 is ntk-fixed, mix = 0 is linear); ``"yarn"``:
+    g_i + (1 - g_i) / factor with g_i = clip((r_i - alpha) / (beta - alpha), 0, 1) and r_i = theta_i
+    train_len / (2 pi) the turns pair i makes in training (``train_len`` required).
     """
     _checks.positive_int("d", d, even=True)
     base = _checks.real_number("base", base, positive=True)
@@ -45,7 +60,71 @@ def rope_frequencies(d: int, base: float = 10000.0, scaling: str | None = None, 
         base = base * factor ** (d / (d - 2))
     i = torch.arange(d // 2, dtype=torch.float64)
     theta = base ** (-2.0 * i / d)  # (d/2,)
-    return theta / factor if scaling == "linear" else theta
+    if scaling == "linear":
+        return theta / factor
+    if scaling in ("ntk-fixed", "ntk-mixed"):
+        mix = 1.0 if scaling == "ntk-fixed" else _checks.real_number("mix", mix)
+        if not 0.0 <= mix <= 1.0:
+            raise ValueError(f"mix must be in [0, 1] (the digits' bases must not increase), got {mix}")
+        a = math.log(factor) / (d / 2) ** mix
+        return theta * torch.exp(-a * (i + 1) ** mix)
+    if scaling == "yarn":
+        if train_len is None:
+            raise ValueError("scaling='yarn' needs train_len (the turns r_i are counted over the training length)")
+        _checks.positive_int("train_len", train_len)
+        alpha, beta = _checks.real_number("alpha", alpha), _checks.real_number("beta", beta)
+        if not beta > alpha:
+            raise ValueError(f"beta must exceed alpha (turn thresholds of the ramp), got alpha={alpha}, beta={beta}")
+        turns = theta * train_len / (2 * math.pi)  # (d/2,)
+        g = ((turns - alpha) / (beta - alpha)).clamp(0.0, 1.0)
+        return theta * (g + (1 - g) / factor)
+    return theta
+
+
+def rerope_positions(n: int, window: int, leak: float | None = None) -> torch.Tensor:
+    """Relative positions (n, n) that ReRoPE (``leak=None``) or Leaky ReRoPE uses. Chapter: train-short-test-long.
+
+    Entry (i, j) for j <= i is i - j below the window and w + (i - j - w) / leak from it on (ReRoPE:
+    min(i - j, w)). Entries above the diagonal are i - j (negative); a causal mask hides them.
+    """
+    _checks.positive_int("n", n)
+    _checks.positive_int("window", window)
+    if leak is not None and _checks.real_number("leak", leak, positive=True) < 1:
+        raise ValueError(f"leak must be >= 1 (it compresses distances beyond the window), got {leak}")
+    idx = torch.arange(n, dtype=torch.float64)
+    rel = idx[:, None] - idx[None, :]  # (n, n): i - j
+    far = torch.full_like(rel, float(window)) if leak is None else window + (rel - window) / leak
+    return torch.where(rel < window, rel, far)
+
+
+def rerope_scores(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    freqs: torch.Tensor,
+    window: int,
+    leak: float | None = None,
+    layout: str = "interleaved",
+) -> torch.Tensor:
+    """ReRoPE / Leaky ReRoPE logits q_i^T R_(-P'_ij) k_j (..., n, n), two passes. Chapter: train-short-test-long.
+
+    Pass one is ordinary RoPE (positions i and j); pass two rotates the query to w + (i - w) / leak and the
+    key to j / leak (ReRoPE: the query by w, the key not at all); entry (i, j) comes from pass one when
+    i - j < w. q and k are (..., n, d), unscaled. Equal to rotating by ``rerope_positions`` one pair at a time.
+    """
+    _checks.tensor("q", q, min_dim=2)
+    _checks.tensor("k", k, min_dim=2)
+    if q.shape != k.shape:
+        raise ValueError(f"q and k must have the same shape (..., n, d), got {tuple(q.shape)} and {tuple(k.shape)}")
+    n = q.shape[-2]
+    rel = rerope_positions(n, window, leak).to(q.device)  # validates window and leak
+    pos = torch.arange(n, dtype=torch.float64, device=q.device)
+    near = apply_rope(q, pos, freqs, layout) @ apply_rope(k, pos, freqs, layout).transpose(-1, -2)
+    if leak is None:
+        far = apply_rope(q, torch.full_like(pos, float(window)), freqs, layout) @ k.transpose(-1, -2)
+    else:
+        q_far = apply_rope(q, window + (pos - window) / leak, freqs, layout)
+        far = q_far @ apply_rope(k, pos / leak, freqs, layout).transpose(-1, -2)
+    return torch.where(rel < window, near, far)  # (..., n, n)
 
 
 def _angles(x: torch.Tensor, positions: object, freqs: torch.Tensor) -> torch.Tensor:

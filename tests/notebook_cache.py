@@ -28,7 +28,8 @@ def stamp() -> str:
     """Hash of everything that changes a chapter's outputs besides the notebook's own code."""
     digest = hashlib.sha256()
     settings = [ROOT / name for name in ("requirements.txt", "pyproject.toml", "_config.yml")]
-    files = sorted((ROOT / "attnviz").rglob("*.py")) + settings
+    package = [p for p in (ROOT / "attnviz").rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+    files = sorted(package) + settings  # sources and the committed data the chapters load
     for path in files:
         digest.update(str(path.relative_to(ROOT)).encode())
         digest.update(path.read_bytes())
