@@ -4,7 +4,8 @@ Attention variants (:mod:`attnviz.attention`), position encodings (:mod:`attnviz
 row statistics (:mod:`attnviz.metrics`), sparsity measures (:mod:`attnviz.sparsity`), the
 concentration limits of attention rows (:mod:`attnviz.focus`), entropy normalization
 (:mod:`attnviz.normalize`), Naive Bayes context pooling (:mod:`attnviz.bayes`), the
-length-extrapolation lab (:mod:`attnviz.lab`, imported on its own: ``from attnviz import lab``),
+length-extrapolation lab (:mod:`attnviz.lab`), real pretrained models (:mod:`attnviz.pretrained`,
+needing transformers; both imported on their own, ``from attnviz import lab, pretrained``),
 figures (:mod:`attnviz.plots`) and slider explorers (:mod:`attnviz.explore`). Each public function's
 docstring names the chapter that introduces it.
 """

@@ -27,7 +27,9 @@ STAMP = CACHE / "attnviz-stamp.txt"
 def stamp() -> str:
     """Hash of everything that changes a chapter's outputs besides the notebook's own code."""
     digest = hashlib.sha256()
-    settings = [ROOT / name for name in ("requirements.txt", "pyproject.toml", "_config.yml")]
+    settings = [
+        ROOT / name for name in ("requirements.txt", "requirements-models.txt", "pyproject.toml", "_config.yml")
+    ]
     package = [p for p in (ROOT / "attnviz").rglob("*") if p.is_file() and "__pycache__" not in p.parts]
     files = sorted(package) + settings  # sources and the committed data the chapters load
     for path in files:
