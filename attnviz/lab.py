@@ -224,7 +224,9 @@ def method(name: str) -> Method:
 
 @dataclass(frozen=True)
 class LabConfig:
-    """Model and training settings; ``position`` "rope" or "none" (NoPE); ``logn_train``: train with log n."""
+    """Model and training settings. ``position``: "rope" or "none" (NoPE). ``logn_train``: every logit of
+    query position p is scaled by log_L(p + 1) in training and at test (a :class:`Method`'s ``logn`` is then moot).
+    """
 
     d_model: int = 128
     n_layers: int = 2
