@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import _checks
+from .attention import causal_mask
 from .positions import apply_rope, rerope_scores, rope_frequencies
 
 ALPHABET = "\n" + "".join(chr(c) for c in range(32, 127))  # newline + printable ASCII
@@ -299,10 +300,10 @@ class Attention(nn.Module):
 
 def visible(n: int, window: int | None = None, sinks: int = 0, device: torch.device | None = None) -> torch.Tensor:
     """Boolean (n, n): key j visible to query i (causal, window, sinks). Chapter: train-short-test-long."""
-    i = torch.arange(n, device=device)[:, None]
-    j = torch.arange(n, device=device)[None, :]
-    mask = j <= i
+    mask = causal_mask(n, n, device)
     if window is not None:
+        i = torch.arange(n, device=device)[:, None]
+        j = torch.arange(n, device=device)[None, :]
         mask = mask & ((i - j < window) | (j < sinks))
     return mask
 

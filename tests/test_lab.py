@@ -135,7 +135,8 @@ def test_repeat_batch_marks_exactly_the_copyable_targets():
     target = tokens[:, 1:]
     t = torch.arange(40)
     assert torch.equal(copyable[0], t + 1 >= 15)
-    assert torch.equal(target[:, t + 1 >= 15], tokens[:, 1:][:, t + 1 >= 15])
+    copy_t = t[copyable[0]]  # each copyable target equals the token one period earlier
+    assert torch.equal(target[:, copy_t], tokens[:, copy_t + 1 - 15])
     assert torch.equal(tokens[:, 15:], tokens[:, : 41 - 15])  # the whole row repeats with the period
     with pytest.raises(ValueError, match="period"):
         lab.repeat_batch(lab.corpus("test"), 1, 10, gen, period=11)
