@@ -89,11 +89,3 @@ def test_static_byte_budget_enforced():
 
     with pytest.raises(ValueError, match="over the budget"):
         explore(noisy, mode="static", seed=[0, 1])
-
-
-def test_live_benchmark_runs_and_reports_ratios():
-    from attnviz.bench import bench_explore
-
-    (row,) = bench_explore(sizes=(16,), repeats=1)
-    assert row["n"] == 16 and row["live_ms"] > 0 and row["baseline_ms"] > 0
-    assert row["ratio"] == pytest.approx(row["live_ms"] / row["baseline_ms"])

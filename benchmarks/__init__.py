@@ -1,0 +1,1 @@
+"""Developer benchmarks of attnviz (not installed with the package): ``python -m benchmarks explore|streaming``."""
