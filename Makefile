@@ -1,11 +1,13 @@
 # The two commands of the README. Both set up everything on a fresh machine.
-#   make book   builds the book into _build/html (executing every chapter)
+#   make book   builds the book into _build/html (executing every chapter not already in the cache)
 #   make test   runs the unit tests and executes every chapter as a test
+# Chapters and tests run on JOBS processes at once (pytest-xdist; default: one per logical CPU).
 PYTHON ?= python3
+JOBS ?= logical
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: book test browser lint clean
+.PHONY: book test quick browser lint clean
 
 $(BIN)/.installed: requirements.txt requirements-models.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,16 +17,20 @@ $(BIN)/.installed: requirements.txt requirements-models.txt pyproject.toml
 	touch $@
 
 test: $(BIN)/.installed
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(JOBS)
+
+# The inner loop: unit tests without chapters, training runs, sampling-heavy checks or pretrained models.
+quick: $(BIN)/.installed
+	$(BIN)/python -m pytest tests -m "not slow and not models" -o addopts="--durations=10"
 
 book: $(BIN)/.installed
-	$(BIN)/python tests/notebook_cache.py
+	$(BIN)/python tests/notebook_cache.py --execute -n $(JOBS)
 	rm -rf _build/html
 	ATTNVIZ_EXPLORE=static $(BIN)/jupyter-book build --all --warningiserror --nitpick --keep-going .
 
 # The built pages in headless Chromium (Debian's `chromium`), offline. Run after `make book`.
 browser: $(BIN)/.installed
-	$(BIN)/python -m pytest tests/browser -p no:nbmake -o addopts=""
+	ATTNVIZ_BROWSER=1 $(BIN)/python -m pytest tests/browser -o addopts=""
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

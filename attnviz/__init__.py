@@ -1,45 +1,82 @@
 """attnviz: the helper package of *Attention, re-derived*.
 
-Attention variants (:mod:`attnviz.attention`), position encodings (:mod:`attnviz.positions`),
-row statistics (:mod:`attnviz.metrics`), sparsity measures (:mod:`attnviz.sparsity`), the
-concentration limits of attention rows (:mod:`attnviz.focus`), entropy normalization
-(:mod:`attnviz.normalize`), Naive Bayes context pooling (:mod:`attnviz.bayes`), the
-length-extrapolation lab (:mod:`attnviz.lab`), real pretrained models (:mod:`attnviz.pretrained`,
-needing transformers; both imported on their own, ``from attnviz import lab, pretrained``),
-figures (:mod:`attnviz.plots`) and slider explorers (:mod:`attnviz.explore`). Each public function's
-docstring names the chapter that introduces it.
+One module (or subpackage) per concept, each naming in its docstrings the chapter that introduces it:
+
+- attention and its variants: :mod:`~attnviz.attention` (scores, weights, masks, the log n scale),
+  :mod:`~attnviz.linear` (linear attention in its quadratic, recurrent and chunked forms);
+- positions: :mod:`~attnviz.positions` (sinusoidal tables, RoPE, scaling schedules, ReRoPE, relative
+  biases) and :mod:`~attnviz.extrapolation` (the inference-time length-extrapolation methods, by name);
+- statistics of attention rows: :mod:`~attnviz.entropy`, :mod:`~attnviz.streaming` (without the n x n
+  matrix), :mod:`~attnviz.sparsity` and its :mod:`~attnviz.axioms`, :mod:`~attnviz.sparsity_limits`,
+  :mod:`~attnviz.random_models`, with :mod:`~attnviz.metrics` as the book's one-stop facade;
+  :mod:`~attnviz.normalize` (entropy normalization) and :mod:`~attnviz.bayes` (Naive Bayes pooling);
+- chapter tools: :mod:`~attnviz.verify` (checks that print and assert), :mod:`~attnviz.symbolic`
+  (sympy), :mod:`~attnviz.toys` (toy tasks and a training loop), :mod:`~attnviz.plots` and
+  :mod:`~attnviz.explore` (figures and slider explorers);
+- experiments with committed results: :mod:`~attnviz.lab` (train short, test long) and
+  :mod:`~attnviz.pretrained` (real models, needing transformers).
+
+Submodules and the names below load on first use (PEP 562), so ``import attnviz.positions`` pulls in
+torch but not matplotlib, ipywidgets or PIL.
 """
 
-from . import attention, bayes, focus, metrics, normalize, plots, positions, sparsity
-from .attention import attention_weights, entropy_invariant_scale, scores
-from .explore import Slider, explore
-from .metrics import effective_support, entropy, streaming_row_entropy, streaming_row_stats
-from .normalize import entropy_normalize
-from .positions import apply_rope, rope_frequencies, rotation_matrix, sinusoidal
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "Slider",
-    "apply_rope",
+# name -> the submodule that defines it; submodules themselves are attributes too (``attnviz.explore`` is
+# the function, as it always was; the module is ``import attnviz.explore``)
+_NAMES = {
+    "Slider": "explore",
+    "explore": "explore",
+    "apply_rope": "positions",
+    "rope_frequencies": "positions",
+    "rotation_matrix": "positions",
+    "sinusoidal": "positions",
+    "attention_weights": "attention",
+    "entropy_invariant_scale": "attention",
+    "scores": "attention",
+    "effective_support": "metrics",
+    "entropy": "metrics",
+    "streaming_row_entropy": "metrics",
+    "streaming_row_stats": "metrics",
+    "entropy_normalize": "normalize",
+}
+_SUBMODULES = (
     "attention",
-    "attention_weights",
+    "axioms",
     "bayes",
-    "effective_support",
     "entropy",
-    "entropy_invariant_scale",
-    "entropy_normalize",
-    "explore",
+    "extrapolation",
     "focus",
+    "lab",
+    "linear",
     "metrics",
     "normalize",
     "plots",
     "positions",
-    "rope_frequencies",
-    "rotation_matrix",
-    "scores",
-    "sinusoidal",
+    "pretrained",
+    "random_models",
     "sparsity",
-    "streaming_row_entropy",
-    "streaming_row_stats",
-]
+    "sparsity_limits",
+    "streaming",
+    "symbolic",
+    "toys",
+    "verify",
+)
+
+__all__ = sorted([*_NAMES, *(m for m in _SUBMODULES if m not in ("lab", "pretrained"))])
+
+
+def __getattr__(name: str) -> object:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    if name in _NAMES:
+        return getattr(importlib.import_module(f"{__name__}.{_NAMES[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_NAMES, *_SUBMODULES})

@@ -53,3 +53,47 @@ def test_stale_cache_is_emptied(tmp_path, monkeypatch):
     assert notebook_cache.ensure_fresh() is True and (cache / "marker").exists()
     notebook_cache.STAMP.write_text("made with other code\n")
     assert notebook_cache.ensure_fresh() is False and not (cache / "marker").exists()
+
+
+def _stale_cache(tmp_path, monkeypatch):
+    cache = tmp_path / ".jupyter_cache"
+    monkeypatch.setattr(notebook_cache, "CACHE", cache)
+    monkeypatch.setattr(notebook_cache, "STAMP", cache / "attnviz-stamp.txt")
+    monkeypatch.setattr(notebook_cache, "LOCK", tmp_path / "lock")
+    cache.mkdir()
+    (cache / "attnviz-stamp.txt").write_text("made with other code\n")
+    (cache / "marker").write_text("old run")
+    return cache
+
+
+def test_configuring_and_collecting_keep_a_stale_cache_and_recording_empties_it(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from nbmake.nb_run import NotebookRun
+
+    cache = _stale_cache(tmp_path, monkeypatch)
+    monkeypatch.setattr(NotebookRun, "execute", NotebookRun.execute)  # restored after the test
+    monkeypatch.delenv("ATTNVIZ_NOTEBOOK_CACHE", raising=False)
+    notebook_cache.pytest_configure(SimpleNamespace(option=SimpleNamespace(nbmake=True)))
+    assert (cache / "marker").exists(), "configuring pytest (every run, --collect-only too) emptied the cache"
+    nb = nbformat.read(str(NOTEBOOK), as_version=4)
+    notebook_cache.record(nb, NOTEBOOK)
+    assert not (cache / "marker").exists(), "the first stored chapter must empty a stale cache"
+    assert get_cache(cache).match_cache_notebook(nbformat.read(str(NOTEBOOK), as_version=4)) is not None
+
+
+def test_a_chapter_over_the_time_limit_fails_and_a_unit_test_does_not(monkeypatch):
+    from types import SimpleNamespace
+
+    import pytest
+
+    monkeypatch.setattr(notebook_cache, "CHAPTER_LIMIT_S", -1.0)  # any run is over a negative limit
+    for name, fails in (("chapter.ipynb", True), ("test_unit.py", False)):
+        hook = notebook_cache.pytest_runtest_call(SimpleNamespace(path=notebook_cache.ROOT / name))
+        next(hook)
+        if fails:
+            with pytest.raises(pytest.fail.Exception, match=r"chapter\.ipynb ran for .* over the -1 s"):
+                hook.send(None)
+        else:
+            with pytest.raises(StopIteration):
+                hook.send(None)
