@@ -82,3 +82,20 @@ def test_every_cited_key_is_in_the_bibliography():
         for group in re.findall(r"\{cite\}`([^`]+)`", "\n".join(_source(c) for c in _cells(path))):
             for key in group.split(","):
                 assert key.strip() in keys, f"{path.name} cites {key.strip()!r}, not in references.bib"
+
+
+RANDOM_CALL = re.compile(
+    r"torch\.(randn|rand|randint|randperm|normal|multinomial|bernoulli)\(|\.(normal_|uniform_|random_|bernoulli_)\("
+)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_random_cell_is_seeded_in_itself(path):
+    """A cell that draws random numbers seeds them itself (a generator or manual_seed in the same cell), so it
+    gives the same numbers whatever ran before it."""
+    for number, cell in enumerate(_code(path)):
+        source = _source(cell)
+        unseeded = [ln for ln in source.splitlines() if RANDOM_CALL.search(ln) and "generator" not in ln]
+        assert not unseeded or "manual_seed" in source or "verify.gen(" in source, (
+            f"code cell {number} draws random numbers from state left by earlier cells: {unseeded[0].strip()}"
+        )
