@@ -13,6 +13,7 @@ from collections.abc import Callable
 import torch
 
 from . import _checks
+from .random_models import random_keys  # noqa: F401  (importable from here since 0.1)
 
 NORMALIZERS = ("softmax", "relu2", "linear")
 
@@ -21,27 +22,52 @@ def _scale(scale: float | None, d: int) -> float:
     return 1.0 / math.sqrt(d) if scale is None else _checks.real_number("scale", scale)
 
 
-def _check_qk(q: torch.Tensor, k: torch.Tensor) -> None:
-    _checks.tensor("q", q, min_dim=2)
-    _checks.tensor("k", k, min_dim=2)
-    if q.shape[-1] != k.shape[-1]:
-        raise ValueError(f"q and k must share the head dimension d, got {q.shape[-1]} and {k.shape[-1]}")
-    if q.dtype != k.dtype:
-        raise ValueError(f"q and k must share a dtype, got {q.dtype} and {k.dtype}")
-    try:
-        torch.broadcast_shapes(q.shape[:-2], k.shape[:-2])
-    except RuntimeError:
-        raise ValueError(f"batch shapes of q {tuple(q.shape)} and k {tuple(k.shape)} do not broadcast") from None
-
-
 def causal_mask(n_q: int, n_k: int, device: torch.device | None = None) -> torch.Tensor:
     """Boolean (n_q, n_k) mask, True where query i may see key j (j <= i). Chapter: rope-rotation."""
     return torch.ones(n_q, n_k, dtype=torch.bool, device=device).tril()
 
 
+def local_mask(
+    n_q: int, n_k: int, window: int | None = None, sinks: int = 0, device: torch.device | None = None
+) -> torch.Tensor:
+    """Boolean (n_q, n_k) mask: causal, last ``window`` keys, first ``sinks`` keys. Chapter: train-short-test-long.
+
+    Query i sees key j when j <= i and (i - j < window or j < sinks): top-left aligned like ``causal_mask``
+    and torch's ``is_causal``, also when n_q != n_k.
+    """
+    _checks.positive_int("n_q", n_q)
+    _checks.positive_int("n_k", n_k)
+    if window is not None:
+        _checks.positive_int("window", window)
+    if isinstance(sinks, bool) or not isinstance(sinks, int) or sinks < 0:
+        raise ValueError(f"sinks must be an int >= 0, got {sinks!r}")
+    mask = causal_mask(n_q, n_k, device)  # (n_q, n_k)
+    if window is None:
+        return mask
+    i = torch.arange(n_q, device=device)[:, None]
+    j = torch.arange(n_k, device=device)[None, :]
+    return mask & ((i - j < window) | (j < sinks))
+
+
+def logn_scale(positions: object, train_len: int, clamp: bool = True) -> torch.Tensor:
+    """ln(p + 1) / ln(train_len) of positions p, float64, >= 1 when ``clamp``. Chapter: entropy-invariant-scale.
+
+    The query at position p (from 0, so p + 1 tokens are visible) is multiplied by it: the entropy-invariant
+    scale log_L n without ``clamp``, Su's inference-time log n-dagger with it.
+    """
+    _checks.positive_int("train_len", train_len)
+    if train_len < 2:
+        raise ValueError(f"train_len must be >= 2 (it is the base of a logarithm), got {train_len}")
+    p = _checks.finite("positions", torch.as_tensor(positions, dtype=torch.float64))
+    if bool((p < 0).any()):
+        raise ValueError("positions must be >= 0 everywhere (position p has p + 1 visible tokens)")
+    scale = torch.log1p(p) / math.log(train_len)
+    return scale.clamp(min=1.0) if clamp else scale
+
+
 def scores(q: torch.Tensor, k: torch.Tensor, scale: float | None = None) -> torch.Tensor:
     """Logits scale * q k^T, shape (..., n_q, n_k); default scale 1/sqrt(d). Chapter: rope-rotation."""
-    _check_qk(q, k)
+    _checks.qk(q, k)
     return (q @ k.transpose(-1, -2)) * _scale(scale, q.shape[-1])  # (..., n_q, n_k)
 
 
@@ -61,7 +87,7 @@ def attention_weights(
     non-negative features; ``scale`` is not used there.
     """
     _checks.choice("normalizer", normalizer, NORMALIZERS)
-    _check_qk(q, k)
+    _checks.qk(q, k)
     n_q, n_k = q.shape[-2], k.shape[-2]
     mask = causal_mask(n_q, n_k, q.device) if causal else None
     if normalizer == "linear":
@@ -108,39 +134,9 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, **kw) -> torch.
 def entropy_invariant_scale(n: int | torch.Tensor, d: int, train_len: int = 512) -> float | torch.Tensor:
     """Scale log_{train_len}(n) / sqrt(d): entropy stays near its train_len value. Chapter: entropy-invariant-scale."""
     _checks.positive_int("d", d)
-    _checks.positive_int("train_len", train_len)
-    if train_len < 2:
-        raise ValueError(f"train_len must be >= 2 (it is the base of a logarithm), got {train_len}")
     if isinstance(n, torch.Tensor):
         if bool((n < 1).any()):
             raise ValueError("n must be >= 1 everywhere")
-        return torch.log(n.to(torch.float64)) / math.log(train_len) / math.sqrt(d)
+        return logn_scale(n.to(torch.float64) - 1, train_len, clamp=False) / math.sqrt(d)  # n keys: p = n - 1
     _checks.positive_int("n", n)
-    return math.log(n) / math.log(train_len) / math.sqrt(d)
-
-
-def random_keys(
-    n: int,
-    d: int,
-    *,
-    sphere: bool = False,
-    generator: torch.Generator | None = None,
-    dtype: torch.dtype = torch.float64,
-) -> torch.Tensor:
-    """(n, d) keys, iid N(0, 1) entries or uniform on the sphere of radius sqrt(d). Chapter: entropy-invariant-scale.
-
-    ``sphere=True`` is the key model of the entropy-invariance derivation (post 8823): every key
-    has norm sqrt(d), so q . k = d cos(angle) for a query of the same norm.
-    """
-    _checks.positive_int("n", n)
-    _checks.positive_int("d", d)
-    if not isinstance(sphere, bool):
-        raise ValueError(f"sphere must be True or False, got {sphere!r}")
-    if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
-        raise ValueError(f"dtype must be a floating-point torch dtype, got {dtype!r}")
-    if generator is not None and not isinstance(generator, torch.Generator):
-        raise ValueError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
-    k = torch.randn(n, d, generator=generator, dtype=dtype)  # (n, d)
-    if sphere:
-        k = k * (math.sqrt(d) / k.norm(dim=-1, keepdim=True))
-    return k
+    return float(logn_scale(n - 1, train_len, clamp=False)) / math.sqrt(d)

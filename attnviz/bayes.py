@@ -21,11 +21,9 @@ POOLINGS = ("mean", "max", "min_entropy", "weighted")
 
 def _check_log_probs(log_probs: torch.Tensor) -> torch.Tensor:
     _checks.tensor("log_probs", log_probs, min_dim=2)
-    if bool(torch.isnan(log_probs).any()) or bool((log_probs == float("inf")).any()):
-        raise ValueError("log_probs must not contain nan or +inf (-inf is log 0)")
+    _checks.logits("log_probs", log_probs, -1)
     total = torch.logsumexp(log_probs, -1)
-    tol = max(1e-6, 4 * log_probs.shape[-1] * torch.finfo(log_probs.dtype).eps)
-    if bool((total.abs() > tol).any()):
+    if bool((total.abs() > _checks.sum_tolerance(log_probs.dtype, log_probs.shape[-1])).any()):
         worst = float(total.abs().max())
         raise ValueError(
             "log_probs must be normalized log-probabilities along the last dim "
@@ -42,10 +40,7 @@ def _check_weights(weights: object, log_probs: torch.Tensor) -> torch.Tensor:
             f"weights must have shape {tuple(log_probs.shape[:-1])} (one weight per context), "
             f"got {tuple(weights.shape)}"
         )
-    if bool((weights < 0).any()):
-        raise ValueError("weights must be non-negative")
-    if bool(((weights.sum(-1) - 1).abs() > 1e-6).any()):
-        raise ValueError("weights must sum to 1 over the contexts (dim -1)")
+    _checks.probabilities("weights", weights, -1)  # non-negative, summing to 1 over the contexts
     return weights
 
 

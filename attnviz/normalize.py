@@ -10,7 +10,7 @@ with a safeguarded Newton iteration in float64 and applies the transform.
 Conventions shared by every function here:
 
 * ``p`` holds probabilities along ``dim`` (non-negative, finite, summing to 1 within the tolerance
-  of :func:`attnviz.metrics.entropy`); the other dimensions are rows, solved independently.
+  of :func:`attnviz.entropy.entropy`); the other dimensions are rows, solved independently.
 * Ties are exact equality of the entries of ``p`` as given (in its own dtype).
 * ``target`` is in nats, a number or a tensor that broadcasts to the rows' shape (``p.shape``
   without ``dim``). A target within ``SNAP`` of an end of a row's range ``[log t, log m]`` is
@@ -26,7 +26,7 @@ import math
 import torch
 
 from . import _checks
-from .metrics import entropy
+from .entropy import entropy  # noqa: F401  (importable from here since 0.1)
 
 SNAP = 1e-12  # targets this close to an end of the reachable range are taken to be that end
 TOL = 1e-12  # default |H - target| at which the Newton iteration stops
@@ -34,14 +34,7 @@ TOL = 1e-12  # default |H - target| at which the Newton iteration stops
 
 def _rows(p: torch.Tensor, dim: int) -> tuple[torch.Tensor, tuple[int, ...]]:
     """Validate p and return it as float64 rows (R, n) with the rows' shape."""
-    _checks.tensor("p", p)
-    if p.is_complex():
-        raise ValueError(f"p must be real, got {p.dtype}")
-    if isinstance(dim, bool) or not isinstance(dim, int) or not -p.dim() <= dim < p.dim():
-        raise ValueError(f"dim must be an int in [{-p.dim()}, {p.dim() - 1}] for p of shape {tuple(p.shape)}")
-    if p.shape[dim] == 0:
-        raise ValueError(f"p must have at least one entry along dim={dim}")
-    entropy(p, dim)  # raises ValueError for non-finite, negative or unnormalized p
+    dim = _checks.probabilities("p", p, dim)
     x = p.detach().to(torch.float64).movedim(dim, -1)
     return x.reshape(-1, x.shape[-1]), tuple(x.shape[:-1])
 

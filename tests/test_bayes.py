@@ -37,14 +37,14 @@ def test_mean_pooling_with_beta_n_minus_1_is_exact_naive_bayes():
             marginal = joint.sum(others)[:, s[k]]
             per_context.append((marginal / marginal.sum()).log())
         got = nbce_log_probs(torch.stack(per_context), prior.log(), beta=n - 1, pooling="mean")
-        assert torch.allclose(got.exp(), exact, atol=1e-13)
+        assert torch.allclose(got.exp(), exact, rtol=0, atol=1e-13)
 
 
 def test_any_pooling_of_one_context_with_beta_0_returns_it():
     lp = _random_log_probs(1, 7)
     prior = _random_log_probs(7, seed=1)
     for pooling in ("mean", "max", "min_entropy"):
-        assert torch.allclose(nbce_log_probs(lp, prior, beta=0.0, pooling=pooling), lp[0], atol=1e-14)
+        assert torch.allclose(nbce_log_probs(lp, prior, beta=0.0, pooling=pooling), lp[0], rtol=0, atol=1e-14)
 
 
 def test_beta_minus_1_returns_the_prior_even_with_zero_probabilities():
@@ -53,7 +53,7 @@ def test_beta_minus_1_returns_the_prior_even_with_zero_probabilities():
     lp = torch.log_softmax(lp, -1)
     prior = _random_log_probs(5, seed=2)
     for pooling in ("mean", "max", "min_entropy"):
-        assert torch.allclose(nbce_log_probs(lp, prior, beta=-1, pooling=pooling), prior, atol=1e-14)
+        assert torch.allclose(nbce_log_probs(lp, prior, beta=-1, pooling=pooling), prior, rtol=0, atol=1e-14)
 
 
 def test_min_entropy_picks_the_sharpest_context_per_batch_row():
@@ -75,9 +75,9 @@ def test_context_entropies_match_closed_forms():
 def test_weighted_pooling_reduces_to_mean_and_to_selection():
     lp = _random_log_probs(5, 9)
     uniform = torch.full((5,), 0.2, dtype=torch.float64)
-    assert torch.allclose(pool_log_probs(lp, "weighted", uniform), pool_log_probs(lp, "mean"), atol=1e-14)
+    assert torch.allclose(pool_log_probs(lp, "weighted", uniform), pool_log_probs(lp, "mean"), rtol=0, atol=1e-14)
     one_hot = torch.tensor([0, 0, 1.0, 0, 0], dtype=torch.float64)
-    assert torch.allclose(pool_log_probs(lp, "weighted", one_hot), lp[2], atol=1e-14)
+    assert torch.allclose(pool_log_probs(lp, "weighted", one_hot), lp[2], rtol=0, atol=1e-14)
 
 
 def test_weighted_pooling_ignores_zero_weight_contexts_with_zero_probabilities():
@@ -92,14 +92,14 @@ def test_max_pooling_mass_lies_between_1_and_n():
     raw = nbce_log_probs(lp, _random_log_probs(10, seed=3), beta=0.0, pooling="max", normalize=False)
     mass = float(raw.exp().sum())
     assert 1.0 < mass < 6.0
-    assert torch.allclose(raw, lp.max(0).values)
+    assert torch.allclose(raw, lp.max(0).values, rtol=0, atol=1e-15)  # beta = 0: the pooled maximum itself
 
 
 def test_beta_is_a_contrast_with_the_prior():
     lp, prior = _random_log_probs(3, 5), _random_log_probs(5, seed=4)
     pooled = pool_log_probs(lp, "mean")
     raw = nbce_log_probs(lp, prior, beta=0.7, pooling="mean", normalize=False)
-    assert torch.allclose(raw, pooled + 0.7 * (pooled - prior), atol=1e-14)
+    assert torch.allclose(raw, pooled + 0.7 * (pooled - prior), rtol=0, atol=1e-14)
 
 
 def test_float32_and_batched_prior():
@@ -107,7 +107,7 @@ def test_float32_and_batched_prior():
     prior = _random_log_probs(2, 4, seed=5, dtype=torch.float32)
     out = nbce_log_probs(lp, prior, beta=0.25)
     assert out.shape == (2, 4) and out.dtype == torch.float32
-    assert torch.allclose(out.exp().sum(-1), torch.ones(2))
+    assert torch.allclose(out.exp().sum(-1), torch.ones(2), rtol=0, atol=1e-6)  # float32
 
 
 @pytest.mark.parametrize(

@@ -1,22 +1,20 @@
-"""Streaming row statistics against the materialised matrix; tiling, recentring, bad input, benchmark.
+"""attnviz.streaming against the materialised matrix: tiling, recentring, the causal convention, bad input.
 
-Chapter: performance (the appendix). The reference below forms the n_q x n_k matrix in float64
-with plain torch calls, independently of attnviz.
+Chapters: entropy-invariant-scale, performance (the appendix). The one reference below forms the
+n_q x n_k matrix in float64 with plain torch calls, independently of attnviz.
 """
 
 import itertools
 import math
-import subprocess
-import sys
 
 import pytest
 import torch
 
-from attnviz import bench, metrics
-from attnviz.metrics import streaming_row_entropy, streaming_row_stats, streaming_softmax_stats
+from attnviz import streaming
+from attnviz.streaming import streaming_row_entropy, streaming_row_stats, streaming_softmax_stats
 
 TOL = 1e-10
-SWEEP = metrics._sweep
+SWEEP = streaming._sweep
 
 
 def _reference(q, k, scale=None, causal=False):
@@ -80,8 +78,8 @@ def test_row_stats_match_materialised(shapes, block, causal):
 def test_many_query_tiles_and_key_chunks(monkeypatch, causal):
     """Tiny tiles and chunks: every boundary case of the loops (tile crossing the diagonal, a chunk
     smaller than a block's multiple, a last tile of one query) is hit."""
-    monkeypatch.setattr(metrics, "_TILE_BYTES", 200)
-    monkeypatch.setattr(metrics, "_CHUNK_KEYS", 10)
+    monkeypatch.setattr(streaming, "_TILE_BYTES", 200)
+    monkeypatch.setattr(streaming, "_CHUNK_KEYS", 10)
     gen = torch.Generator().manual_seed(1)
     q = torch.randn(2, 23, 5, generator=gen, dtype=torch.float64)
     k = torch.randn(2, 37, 5, generator=gen, dtype=torch.float64)
@@ -125,8 +123,8 @@ def test_inequality_chain_and_uniform_rows():
     for low, high in zip(chain[:-1], chain[1:], strict=True):
         assert bool((low <= high * (1 + 1e-12)).all())
     flat = streaming_row_stats(torch.zeros(3, 16, dtype=torch.float64), k, block=7)  # all logits 0: uniform
-    assert torch.allclose(flat["entropy"], torch.full((3,), math.log(300), dtype=torch.float64), atol=1e-12)
-    assert torch.allclose(flat["participation_ratio"], torch.full((3,), 300.0, dtype=torch.float64), atol=1e-9)
+    assert torch.allclose(flat["entropy"], torch.full((3,), math.log(300), dtype=torch.float64), rtol=0, atol=1e-12)
+    assert torch.allclose(flat["participation_ratio"], torch.full((3,), 300.0, dtype=torch.float64), rtol=0, atol=1e-9)
 
 
 @pytest.mark.parametrize("dtype, tol", [(torch.float64, TOL), (torch.float32, 1e-3)])
@@ -140,7 +138,7 @@ def test_late_keys_far_above_the_first_block(monkeypatch, dtype, tol, gap):
     k = torch.randn(64, 8, generator=gen, dtype=torch.float64)
     q[:, 0], k[40:, 0] = 1.0, k[40:, 0] + gap  # logits of keys 40..63 up by exactly gap
     sweeps = []
-    monkeypatch.setattr(metrics, "_sweep", lambda *a, **kw: sweeps.append(kw["ref"]) or SWEEP(*a, **kw))
+    monkeypatch.setattr(streaming, "_sweep", lambda *a, **kw: sweeps.append(kw["ref"]) or SWEEP(*a, **kw))
     got = streaming_row_stats(q.to(dtype), k.to(dtype), scale=1.0, block=16)
     if dtype == torch.float64 and gap == 30:  # |q| |k| < 300: exp is safe about ref = 0 in float64
         assert sweeps == ["zero"]
@@ -168,7 +166,7 @@ def test_float32_accuracy_and_dtypes():
     assert errs["log_z"] < 2e-6 and errs["entropy"] < 2e-6 and errs["sum_p2"] < 1e-9, errs
     half = streaming_row_entropy(q.bfloat16(), k.bfloat16())
     assert half.dtype == torch.bfloat16
-    assert torch.allclose(half.double(), _reference(q.bfloat16(), k.bfloat16())["entropy"], atol=0.05)
+    assert torch.allclose(half.double(), _reference(q.bfloat16(), k.bfloat16())["entropy"], rtol=0, atol=0.05)
 
 
 def test_block_does_not_change_the_answer_and_views_work():
@@ -222,25 +220,17 @@ def test_bad_input_names_the_argument(kwargs, message):
             fn(q, k, **args)
 
 
+def test_float32_limits_uniform_rows_and_a_single_key():
+    """Zero queries give uniform rows (entropy log n exactly up to float32); one key gives entropy 0."""
+    k = torch.randn(100, 8, generator=torch.Generator().manual_seed(8))
+    stats = streaming_row_stats(torch.zeros(2, 8), k, block=9)
+    assert stats["entropy"].dtype == torch.float32
+    err_h = (stats["entropy"].double() - math.log(100)).abs().max().item()
+    err_pr = (stats["participation_ratio"].double() - 100).abs().max().item()
+    assert err_h < 1e-6 and err_pr < 1e-3, (err_h, err_pr)
+    assert float(streaming_row_entropy(torch.randn(1, 8), k[:1])[0]) == 0.0
+
+
 def test_empty_query_set():
     stats = streaming_row_stats(torch.randn(2, 0, 4), torch.randn(2, 5, 4))
     assert all(v.shape == (2, 0) for v in stats.values())
-
-
-def test_bench_streaming_quick_runs_end_to_end(capsys):
-    """The quick benchmark, as `python -m attnviz.bench streaming --quick` runs it (no timing asserted)."""
-    rows = bench.main(["streaming", "--quick", "--repeats", "1", "--naive-limit-gib", "0.05"])
-    out = capsys.readouterr().out
-    assert "peak: extra resident memory" in out and "skipped naive at 64 x 100000" in out and "floor" in out
-    assert len(rows) == 4
-    for row in rows:
-        assert row["stream_s"] > 0 and row["floor_s"] > 0 and row["stream_peak"] >= 0
-        assert row["naive_s"] is None or row["naive_s"] > 0
-    assert rows[0]["naive_s"] > 0 and rows[0]["naive_peak"] > 0  # 2^10: three 4 MiB matrices fit
-    assert 0 <= rows[0]["stream_err"] < 1e-5 and 0 <= rows[0]["naive_err"] < 1e-4  # float32 entropies
-    assert rows[-1]["naive_s"] is None  # 64 x 10^5: 77 MB, over the 0.05 GiB limit
-
-
-def test_bench_cli_explore_still_listed():
-    out = subprocess.run([sys.executable, "-m", "attnviz.bench", "--help"], capture_output=True, text=True, check=True)
-    assert "explore" in out.stdout and "streaming" in out.stdout
