@@ -1,4 +1,4 @@
-"""RoPE and sinusoidal tables against independent references (rotation matrices, complex numbers)."""
+"""RoPE (attnviz.positions.rope) against independent references: rotation matrices, complex numbers, sums."""
 
 import math
 
@@ -9,6 +9,7 @@ from attnviz.attention import scores
 from attnviz.positions import (
     apply_rope,
     interleaved_to_half,
+    rope_angles,
     rope_decay,
     rope_frequencies,
     rotation_matrix,
@@ -27,19 +28,8 @@ def x():
 def test_frequencies_closed_form():
     theta = rope_frequencies(8, base=100.0)
     assert theta.dtype == torch.float64
-    assert torch.allclose(theta, torch.tensor([1.0, 100**-0.25, 100**-0.5, 100**-0.75], dtype=torch.float64))
-
-
-def test_linear_scaling_divides_every_frequency():
-    plain, pi = rope_frequencies(D), rope_frequencies(D, scaling="linear", factor=4.0)
-    assert torch.allclose(pi, plain / 4, rtol=0, atol=1e-15)
-
-
-def test_ntk_scaling_keeps_highest_and_interpolates_lowest_frequency():
-    k = 8.0
-    plain, ntk = rope_frequencies(D), rope_frequencies(D, scaling="ntk", factor=k)
-    assert ntk[0] == plain[0] == 1.0
-    assert math.isclose(float(ntk[-1]), float(plain[-1]) / k, rel_tol=1e-12)
+    expected = torch.tensor([1.0, 100**-0.25, 100**-0.5, 100**-0.75], dtype=torch.float64)
+    assert torch.allclose(theta, expected, rtol=1e-15, atol=0)
 
 
 def test_apply_rope_equals_rotation_matrix(x):
@@ -49,6 +39,16 @@ def test_apply_rope_equals_rotation_matrix(x):
     # row vectors: (R_m x^T)^T = x R_m^T, one matrix per position
     expected = torch.stack([x[:, i] @ rotation_matrix(float(m), freqs).T for i, m in enumerate(positions)], dim=1)
     assert torch.allclose(rotated, expected, atol=1e-12, rtol=0)
+
+
+def test_rotation_matrix_blocks_are_2d_rotations():
+    freqs = torch.tensor([0.3, 2.0], dtype=torch.float64)
+    got = rotation_matrix(5.0, freqs)
+    for i, theta in enumerate(freqs.tolist()):
+        c, s = math.cos(5 * theta), math.sin(5 * theta)
+        block = torch.tensor([[c, -s], [s, c]], dtype=torch.float64)
+        assert torch.allclose(got[2 * i : 2 * i + 2, 2 * i : 2 * i + 2], block, atol=1e-15, rtol=0)
+    assert got[0, 2:].abs().max().item() == 0.0  # off-diagonal blocks are zero
 
 
 def test_apply_rope_equals_complex_multiplication(x):
@@ -71,9 +71,8 @@ def test_layouts_agree_after_permutation(x):
     )
     assert torch.allclose(logits_interleaved, logits_half, atol=1e-12, rtol=0)
     # and the rotated vectors themselves are the same up to that permutation
-    assert torch.allclose(
-        apply_rope(q, positions, freqs)[..., perm], apply_rope(q[..., perm], positions, freqs, "half")
-    )
+    half = apply_rope(q[..., perm], positions, freqs, "half")
+    assert torch.allclose(apply_rope(q, positions, freqs)[..., perm], half, atol=1e-15, rtol=0)
 
 
 @pytest.mark.parametrize("layout", ["interleaved", "half"])
@@ -87,7 +86,7 @@ def test_logits_depend_only_on_relative_position(layout):
 
     for m, n, shift in [(3, 1, 10), (0, 9, 1000), (40, 40, -17), (5, 200, 12345)]:
         assert torch.allclose(logit(m, n), logit(m + shift, n + shift), atol=1e-9, rtol=0)
-    assert not torch.allclose(logit(3, 1), logit(3, 2), atol=1e-3)  # but they do depend on m - n
+    assert not torch.allclose(logit(3, 1), logit(3, 2), atol=1e-3, rtol=0)  # but they do depend on m - n
 
 
 def test_rotation_matrix_identity_RmT_Rn_equals_R_n_minus_m():
@@ -117,23 +116,48 @@ def test_batched_positions_broadcast():
     x = torch.randn(2, 5, D, dtype=torch.float64)
     positions = torch.stack([torch.arange(5.0), torch.arange(5.0) + 100])  # (batch, n)
     got = apply_rope(x, positions, rope_frequencies(D))
-    assert torch.allclose(got[1], apply_rope(x[1], torch.arange(5.0) + 100, rope_frequencies(D)))
-
-
-def test_sinusoidal_table_and_relative_dot_product():
-    p = sinusoidal(50, 8)
-    theta = rope_frequencies(8)
-    assert torch.allclose(p[3, 0::2], torch.sin(3 * theta)) and torch.allclose(p[3, 1::2], torch.cos(3 * theta))
-    # p_m . p_n = sum_i cos((m - n) theta_i): a function of m - n only
-    assert torch.allclose(p[10] @ p[4], torch.cos(6 * theta).sum(), atol=1e-12)
-    assert torch.allclose(p[30] @ p[24], p[10] @ p[4], atol=1e-12)
+    assert torch.allclose(got[1], apply_rope(x[1], torch.arange(5.0) + 100, rope_frequencies(D)), atol=0, rtol=0)
 
 
 def test_rope_decay_values():
     freqs = rope_frequencies(128)
     assert math.isclose(float(rope_decay(0, freqs)), 32.5, rel_tol=0, abs_tol=1e-12)  # (d/2 + 1) / 2
     got = rope_decay(torch.tensor([1.0, 10.0, 100.0, 256.0]), freqs)
-    assert torch.allclose(got, torch.tensor([31.538, 17.954, 10.227, 6.543], dtype=torch.float64), atol=5e-4)
+    expected = torch.tensor([31.538, 17.954, 10.227, 6.543], dtype=torch.float64)  # the post's table
+    assert torch.allclose(got, expected, atol=5e-4, rtol=0)
+
+
+def test_rope_decay_equals_a_python_double_sum():
+    freqs = rope_frequencies(8, base=50.0).tolist()
+    r = 7.5
+    partial, total = 0j, 0.0
+    for theta in freqs:
+        partial += complex(math.cos(r * theta), math.sin(r * theta))
+        total += abs(partial)
+    got = rope_decay(r, torch.tensor(freqs, dtype=torch.float64))
+    assert math.isclose(float(got), total / len(freqs), rel_tol=1e-13)
+
+
+def test_rope_angles_agree_with_apply_rope_and_sinusoidal():
+    d, freqs = 16, rope_frequencies(16, base=300.0)
+    positions = torch.tensor([0.0, 1.0, 5.0, 77.0, 1234.0])
+    unit = torch.tensor([1.0, 0.0] * (d // 2), dtype=torch.float64).expand(5, d)
+    rotated = apply_rope(unit, positions, freqs)  # pair i becomes (cos n theta_i, sin n theta_i)
+    angles = rope_angles(positions, freqs)
+    assert torch.allclose(rotated[:, 0::2], angles.cos(), atol=1e-12, rtol=0)
+    assert torch.allclose(rotated[:, 1::2], angles.sin(), atol=1e-12, rtol=0)
+    table = sinusoidal(1235, d, base=300.0)[positions.long()]
+    assert torch.allclose(table[:, 0::2], angles.sin(), atol=1e-12, rtol=0)
+
+
+def test_wrapped_angles_lie_in_a_turn_and_keep_cos_sin():
+    freqs = rope_frequencies(32)
+    positions = torch.tensor([-3.0, 0.0, 10.0, 9999.0])
+    raw, wrapped = rope_angles(positions, freqs), rope_angles(positions, freqs, wrap=True)
+    assert bool(((wrapped >= 0) & (wrapped < 2 * math.pi)).all())
+    assert torch.allclose(raw.cos(), wrapped.cos(), atol=1e-10, rtol=0)
+    assert torch.allclose(raw.sin(), wrapped.sin(), atol=1e-10, rtol=0)
+    assert rope_angles(5.0, freqs).shape == (16,)
 
 
 @pytest.mark.parametrize(
@@ -143,11 +167,10 @@ def test_rope_decay_values():
         (lambda: rope_frequencies(0), "d must be >= 1"),
         (lambda: rope_frequencies(8, base=-2.0), "base must be > 0"),
         (lambda: rope_frequencies(8, base=1.0), "base must differ from 1"),
-        (lambda: rope_frequencies(8, scaling="yarn-ish"), "scaling must be one of"),
-        (lambda: rope_frequencies(8, scaling="linear", factor=0.0), "factor must be > 0"),
         (lambda: apply_rope(torch.zeros(4, 7), torch.arange(4.0), rope_frequencies(8)), "even last dimension"),
         (lambda: apply_rope(torch.zeros(4, 8), torch.arange(3.0), rope_frequencies(8)), "positions must have"),
         (lambda: apply_rope(torch.zeros(4, 8), torch.arange(4.0), rope_frequencies(6)), "freqs must have length"),
+        (lambda: apply_rope(torch.zeros(4, 8), torch.arange(4.0), torch.ones(2, 2)), "freqs must be 1-D"),
         (lambda: apply_rope(torch.zeros(4, 8), torch.tensor([0, 1, float("nan"), 3]), rope_frequencies(8)), "finite"),
         (lambda: apply_rope(torch.zeros(4, 8), torch.tensor([0, 1, float("inf"), 3]), rope_frequencies(8)), "finite"),
         (lambda: apply_rope(torch.zeros(4, 8, dtype=torch.long), torch.arange(4.0), rope_frequencies(8)), "dtype"),
@@ -155,7 +178,13 @@ def test_rope_decay_values():
         (lambda: apply_rope(torch.zeros(4, 8), torch.arange(4.0), rope_frequencies(8), layout="llama"), "layout"),
         (lambda: apply_rope(torch.zeros(2, 4, 8), torch.zeros(3, 4), rope_frequencies(8)), "do not broadcast"),
         (lambda: rotation_matrix(float("nan"), rope_frequencies(8)), "position must be finite"),
-        (lambda: sinusoidal(0, 8), "n must be >= 1"),
+        (lambda: rotation_matrix(1.0, torch.ones(2, 2)), "freqs must be 1-D"),
+        (lambda: rope_decay(1.0, torch.ones(2, 2)), "freqs must be 1-D"),
+        (lambda: rope_decay(1.0, torch.tensor([1.0, float("inf")])), "freqs must be finite"),
+        (lambda: interleaved_to_half(5), "d must be even"),
+        (lambda: rope_angles([1.0], torch.ones(2, 2)), "freqs"),
+        (lambda: rope_angles([float("inf")], torch.ones(2)), "positions"),
+        (lambda: rope_angles([1.0], [1.0, 2.0]), "freqs"),
     ],
 )
 def test_bad_input_raises_clear_error(call, message):
