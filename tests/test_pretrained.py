@@ -1,8 +1,8 @@
-"""Real pretrained models (attnviz.pretrained): install errors, argument checks, row statistics, and the RoPE
-identities on SmolLM2's own queries and keys (the model must be installed: make test installs it)."""
+"""Real pretrained models (attnviz.pretrained): install errors, argument checks, the RoPE identities on SmolLM2's
+own queries and keys, and the extrapolation experiment (the models must be installed: make test installs them).
+head_stats and rank_correlation, re-exported here, are tested with attnviz.metrics in test_metrics.py."""
 
 import importlib.util
-import json
 import math
 from pathlib import Path
 
@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from attnviz import pretrained
-from attnviz.attention import scores
-from attnviz.positions import apply_rope, interleaved_to_half, rope_frequencies
+from attnviz.positions import interleaved_to_half, rope_frequencies
 
 ROOT = Path(__file__).resolve().parents[1]
+F64 = {"rtol": 1e-12, "atol": 1e-12}  # float64 comparisons
 TEXT = "The cat sat on the mat because the mat was warm, and the cat was tired."
 
 
@@ -61,6 +61,7 @@ def test_missing_library_says_how_to_install(monkeypatch):
         pretrained.load.__wrapped__("minilm")
 
 
+@pytest.mark.models
 def test_model_files_are_found_without_importing_the_packages():
     import sys
 
@@ -77,15 +78,14 @@ def test_model_files_are_found_without_importing_the_packages():
         (lambda: pretrained.tokenize("", "smollm2"), "text must be a non-empty string"),
         (lambda: pretrained.tokenize("   ", "minilm"), "text must be a non-empty string"),
         (lambda: pretrained.attention_maps("hello", "bert"), "model must be one of"),
-        (lambda: pretrained.attention_maps("a b c d e f", "minilm", max_tokens=3), "more than max_tokens = 3"),
-        (lambda: pretrained.rope_inputs(TEXT, 30), r"layer must be an int in \[0, 29\]"),
-        (lambda: pretrained.rope_inputs(TEXT, -1), "layer must be"),
-        (lambda: pretrained.rope_inputs(TEXT, 2, offset=-5), "offset must be an int >= 0"),
-        (lambda: pretrained.head_stats(torch.zeros(3, 3), skip=3), r"skip must be an int in \[0, 2\]"),
-        (lambda: pretrained.target_nll(torch.arange(10), "yarn"), "method must be one of"),
+        (lambda: pretrained.target_nll(torch.arange(10), "rerope-w32"), "method must be one of"),
+        (lambda: pretrained.target_nll(torch.arange(10), "plain"), "method must be one of"),  # now "rope"
         (lambda: pretrained.target_nll(torch.arange(10), target=10), "target must be < len"),
         (lambda: pretrained.target_nll(torch.ones(10), target=2), "ids must be a 1-D integer tensor"),
         (lambda: pretrained.load_results("other"), "name must be one of"),
+        (lambda: pretrained.rope_logits({"q": torch.zeros(4, 5, 8), "k": torch.zeros(3, 5, 8)}), "inputs must hold"),
+        (lambda: pretrained.relative_error(torch.zeros(2, 2), torch.zeros(2, 3)), "same shape"),
+        (lambda: pretrained.relative_error(torch.zeros(2), torch.full((2,), -math.inf)), "at least one entry"),
     ],
 )
 def test_bad_arguments(call, match):
@@ -93,51 +93,56 @@ def test_bad_arguments(call, match):
         call()
 
 
-# ------------------------------------------------------------------ head_stats against closed forms
+@pytest.mark.models
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: pretrained.attention_maps("a b c d e f", "minilm", max_tokens=3), "more than max_tokens = 3"),
+        (lambda: pretrained.rope_inputs(TEXT, 30), r"layer must be an int in \[0, 29\]"),
+        (lambda: pretrained.rope_inputs(TEXT, -1), "layer must be"),
+        (lambda: pretrained.rope_inputs(TEXT, 2, offset=-5), "offset must be an int >= 0"),
+    ],
+)
+def test_bad_arguments_checked_once_the_model_is_loaded(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
 
 
-def causal_logits(n: int) -> torch.Tensor:
-    """Equal logits on the visible keys: row i is uniform over i + 1 keys."""
-    return torch.zeros(n, n, dtype=torch.float64).masked_fill(torch.ones(n, n).triu(1).bool(), -math.inf)
+# ------------------------------------------------------------------ rope_logits against a brute-force rotation
 
 
-def test_head_stats_uniform_causal_rows():
-    n = 6
-    stats = pretrained.head_stats(causal_logits(n), skip=1)
-    rows = torch.arange(2, n + 1, dtype=torch.float64)  # keys seen by rows 1 .. n-1
-    assert torch.allclose(stats["entropy"], rows.log().mean())
-    assert torch.allclose(stats["normalized entropy"], torch.tensor(1.0, dtype=torch.float64))
-    assert torch.allclose(stats["hoyer"], torch.tensor(0.0, dtype=torch.float64), atol=1e-12)
-    assert torch.allclose(stats["gini"], torch.tensor(0.0, dtype=torch.float64), atol=1e-12)
-    assert torch.allclose(stats["sink"], (1 / rows).mean())
+def brute_force_logits(q, k, positions, base):
+    """Half layout as complex numbers: z = x[:d/2] + i x[d/2:], rotated by e^(i p theta); logit Re(z_q conj z_k) / 8."""
+    theta = rope_frequencies(q.shape[-1], base)  # (d/2,)
+    zq, zk = torch.complex(q[..., :32], q[..., 32:]), torch.complex(k[..., :32], k[..., 32:])  # (heads, n, 32)
+    out = torch.empty(q.shape[0], q.shape[1], q.shape[1], dtype=torch.float64)
+    for h in range(q.shape[0]):
+        for i, p_i in enumerate(positions.tolist()):
+            for j, p_j in enumerate(positions.tolist()):
+                turn = torch.polar(torch.ones_like(theta), (p_i - p_j) * theta)  # e^(i (p_i - p_j) theta)
+                out[h, i, j] = (zq[h, i] * zk[h // 3, j].conj() * turn).sum().real / 8
+    return out
 
 
-def test_head_stats_one_hot_sink_and_batch_shape():
-    logits = torch.full((2, 3, 5, 5), -30.0, dtype=torch.float64)
-    logits[..., 0] = 30.0  # every row puts (almost) all its weight on key 0
-    stats = pretrained.head_stats(logits)
-    assert all(value.shape == (2, 3) for value in stats.values())
-    assert torch.allclose(stats["sink"], torch.ones(2, 3, dtype=torch.float64))
-    assert float(stats["entropy"].max()) < 1e-20 and float(stats["hoyer"].min()) > 1 - 1e-12
-    assert torch.allclose(stats["gini"], torch.full((2, 3), 1 - 1 / 5, dtype=torch.float64))
+def test_rope_logits_equal_a_brute_force_rotation_with_shared_key_heads():
+    gen = torch.Generator().manual_seed(0)
+    q, k = (
+        torch.randn(6, 5, 64, generator=gen, dtype=torch.float64),
+        torch.randn(2, 5, 64, generator=gen, dtype=torch.float64),
+    )
+    inputs = {"q": q, "k": k, "positions": torch.arange(5) + 7, "base": torch.tensor(100000.0)}
+    expected = brute_force_logits(q, k, inputs["positions"].double() + 0.5, 100000.0)
+    got = pretrained.rope_logits(inputs, shift=0.5, dtype=torch.float64)
+    assert torch.allclose(got, expected, **F64)
+    assert pretrained.relative_error(got, expected) < 1e-14
+    other = pretrained.rope_logits(inputs, base=10000.0, dtype=torch.float64)
+    assert pretrained.relative_error(other, expected) > 1e-3  # the base matters
 
 
-def test_head_stats_skip_zero_keeps_single_key_rows_out_of_ratios():
-    stats = pretrained.head_stats(causal_logits(4), skip=0)
-    assert torch.allclose(stats["normalized entropy"], torch.tensor(1.0, dtype=torch.float64))  # no 0/0 NaN
-    assert torch.allclose(stats["sink"], torch.tensor((1 + 1 / 2 + 1 / 3 + 1 / 4) / 4, dtype=torch.float64))
-
-
-def test_rank_correlation_closed_forms():
-    x = torch.tensor([0.1, 0.5, 0.2, 0.9, 0.3], dtype=torch.float64)
-    assert pretrained.rank_correlation(x, x.exp()) == pytest.approx(1.0)  # any increasing map
-    assert pretrained.rank_correlation(x, -x) == pytest.approx(-1.0)
-    y = torch.tensor([0.1, 0.3, 0.2, 0.9, 0.5], dtype=torch.float64)  # ranks 0 2 1 4 3 vs 0 3 1 4 2
-    assert pretrained.rank_correlation(x, y) == pytest.approx(1 - 6 * 2 / (5 * 24))  # 1 - 6 sum d^2 / (n(n^2-1))
-    with pytest.raises(ValueError, match="same shape"):
-        pretrained.rank_correlation(x, x[:3])
-    with pytest.raises(ValueError, match="finite"):
-        pretrained.rank_correlation(x, x.clone().fill_(math.nan))
+def test_relative_error_ignores_masked_entries():
+    logits = torch.tensor([[2.0, -math.inf], [-4.0, 1.0]], dtype=torch.float64)
+    ours = torch.tensor([[2.5, 100.0], [-4.0, 0.0]], dtype=torch.float64)
+    assert pretrained.relative_error(ours, logits) == pytest.approx(1.0 / 4.0, rel=1e-15)
 
 
 # ------------------------------------------------------------------ the real models
@@ -148,80 +153,77 @@ def layer3():
     return pretrained.rope_inputs(TEXT, 3)
 
 
-def rope_logits(inputs, layout="half", base=None, shift=0.0, dtype=torch.float32):
-    """Logits (heads, n, n) from the model's q and k, rotated by attnviz, keys shared by groups of 3 heads."""
-    base = float(inputs["base"]) if base is None else base
-    freqs = rope_frequencies(64, base)
-    positions = inputs["positions"].double() + shift
-    q = apply_rope(inputs["q"].to(dtype), positions, freqs, layout=layout)  # (9, n, 64)
-    k = apply_rope(inputs["k"].to(dtype), positions, freqs, layout=layout)  # (3, n, 64)
-    k = k.repeat_interleave(q.shape[0] // k.shape[0], dim=0)  # GQA: query head h reads key head h // 3
-    return scores(q, k)  # scale 1/sqrt(64), as the model
-
-
-def max_error(ours, model_logits):
-    visible = ~torch.isneginf(model_logits)
-    return float((ours - model_logits)[visible].abs().max()), float(model_logits[visible].abs().max())
-
-
+@pytest.mark.models
 def test_rope_parity_with_the_models_own_logits(layer3):
     q, k, logits = layer3["q"], layer3["k"], layer3["logits"]
     n = logits.shape[-1]
     assert q.shape == (9, n, 64) and k.shape == (3, n, 64) and float(layer3["base"]) == 100000.0
     assert torch.equal(torch.isneginf(logits), torch.ones(n, n).triu(1).bool().expand(9, n, n))
-    err, size = max_error(rope_logits(layer3), logits)
-    assert size > 1.0 and err < 1e-5 * size  # float32: the model rotates in float32 too
+    assert float(logits[torch.isfinite(logits)].abs().max()) > 1.0
+    assert pretrained.relative_error(pretrained.rope_logits(layer3), logits) < 1e-5  # float32, as the model
 
 
+@pytest.mark.models
 def test_rope_parity_fails_for_the_wrong_layout_or_base(layer3):
     logits = layer3["logits"]
-    err_layout, size = max_error(rope_logits(layer3, layout="interleaved"), logits)
-    err_base, _ = max_error(rope_logits(layer3, base=10000.0), logits)
-    assert err_layout > 0.05 * size and err_base > 0.01 * size
+    assert pretrained.relative_error(pretrained.rope_logits(layer3, layout="interleaved"), logits) > 0.05
+    assert pretrained.relative_error(pretrained.rope_logits(layer3, base=10000.0), logits) > 0.01
     # the interleaved layout does match once the coordinates are put in llama.cpp's interleaved order
     inverse = torch.argsort(interleaved_to_half(64))
     permuted = dict(layer3, q=layer3["q"][..., inverse], k=layer3["k"][..., inverse])
-    err_permuted, _ = max_error(rope_logits(permuted, layout="interleaved"), logits)
-    assert err_permuted < 1e-5 * size
+    assert pretrained.relative_error(pretrained.rope_logits(permuted, layout="interleaved"), logits) < 1e-5
 
 
+@pytest.mark.models
 def test_shifting_every_position_leaves_the_logits_unchanged(layer3):
-    exact = rope_logits(layer3, dtype=torch.float64)
-    shifted = rope_logits(layer3, shift=12345.0, dtype=torch.float64)
-    assert float((exact - shifted).nan_to_num(posinf=0, neginf=0).abs().max()) < 1e-9
+    exact = pretrained.rope_logits(layer3, dtype=torch.float64)
+    shifted = pretrained.rope_logits(layer3, shift=12345.0, dtype=torch.float64)
+    assert pretrained.relative_error(shifted, exact) < 1e-12
     model_shifted = pretrained.rope_inputs(TEXT, 3, offset=1000)  # the model itself, run at positions 1000..
-    err, size = max_error(model_shifted["logits"], layer3["logits"])
     assert torch.equal(model_shifted["positions"], layer3["positions"] + 1000)
-    assert err < 1e-4 * size  # float32 angles at positions near 1000
+    assert pretrained.relative_error(model_shifted["logits"], layer3["logits"]) < 1e-4  # float32 angles near 1000
 
 
+@pytest.mark.models
 def test_attention_maps_of_both_models():
     weights, tokens = pretrained.attention_maps(TEXT, "smollm2")
     logits, tokens_again = pretrained.attention_maps(TEXT, "smollm2", logits=True)
     n = len(tokens)
     assert tokens == tokens_again and weights.shape == (30, 9, n, n) and "".join(tokens) == TEXT
-    assert torch.allclose(weights.sum(-1), torch.ones(30, 9, n), atol=1e-5)
+    assert torch.allclose(weights.sum(-1), torch.ones(30, 9, n), rtol=0, atol=1e-5)
     assert float(weights.triu(1).abs().max()) == 0.0
-    assert torch.allclose(torch.softmax(logits, -1), weights, atol=1e-6)
+    assert torch.allclose(torch.softmax(logits, -1), weights, rtol=0, atol=1e-6)
     enc, enc_tokens = pretrained.attention_maps(TEXT, "minilm")
     assert enc.shape == (6, 12, len(enc_tokens), len(enc_tokens))
     assert enc_tokens[0] == "[CLS]" and enc_tokens[-1] == "[SEP]"
     assert float(enc.triu(1).sum()) > 1.0  # an encoder looks ahead
 
 
-# ------------------------------------------------------------------ length extrapolation: mechanics, short windows
+# ------------------------------------------------------------------ length extrapolation: one vocabulary
 
 
-def test_extensions_equal_plain_inside_the_training_length_and_are_undone():
+def test_the_experiments_methods_are_registry_names_it_can_apply():
+    from attnviz.extrapolation import METHODS as REGISTRY
+
+    assert pretrained.METHODS == ("rope", "pi", "ntk", "rope+logn")
+    assert set(pretrained.METHODS) <= set(pretrained.SUPPORTED) <= set(REGISTRY)
+    assert {"yarn", "ntk-mixed", "base-k"} <= set(pretrained.SUPPORTED)
+    assert not {"rerope-w32", "window", "window+sinks", "dynamic"} & set(pretrained.SUPPORTED)
+    assert REGISTRY["pi"].scaling == "linear" and REGISTRY["ntk"].scaling == "ntk" and REGISTRY["rope+logn"].logn
+
+
+@pytest.mark.models
+def test_methods_equal_plain_inside_the_training_length_and_are_undone():
     ids, _ = pretrained.tokenize(TEXT * 4, "smollm2")
     window = ids[:48]
-    plain = pretrained.target_nll(window, "plain", train_len=64, target=16)
-    for method in ("pi", "ntk", "logn"):  # s = 1 and log-n scale 1 when n <= train_len
+    others = (*pretrained.METHODS[1:], "yarn")
+    plain = pretrained.target_nll(window, "rope", train_len=64, target=16)
+    for method in others:  # s = 1, log-n scale 1 and YaRN scale 1 when n <= train_len
         assert pretrained.target_nll(window, method, train_len=64, target=16) == pytest.approx(plain, abs=1e-6)
-    long_plain = pretrained.target_nll(ids[:96], "plain", train_len=32, target=16)
-    for method in ("pi", "ntk", "logn"):
+    long_plain = pretrained.target_nll(ids[:96], "rope", train_len=32, target=16)
+    for method in others:
         assert abs(pretrained.target_nll(ids[:96], method, train_len=32, target=16) - long_plain) > 1e-3
-    assert pretrained.target_nll(ids[:96], "plain", train_len=32, target=16) == pytest.approx(long_plain, abs=1e-6)
+    assert pretrained.target_nll(ids[:96], "rope", train_len=32, target=16) == pytest.approx(long_plain, abs=1e-6)
     net, _ = pretrained.load("smollm2")
     assert net.config._attn_implementation == "eager"
 
@@ -230,8 +232,8 @@ def test_committed_extrapolation_results():
     result = pretrained.load_results("extrapolation")
     assert result["train_len"] == 8192 and result["model"] == "smollm2"
     assert {"python", "torch", "transformers"} <= set(result["versions"])
-    methods = {(row["length"], row["method"]) for row in result["rows"]}
-    assert (8192, "plain") in methods and all(
-        row["ppl"] == pytest.approx(math.exp(row["nll"])) for row in result["rows"]
-    )
-    assert json.loads(json.dumps(result)) == result
+    rows = {(row["length"], row["method"]) for row in result["rows"]}
+    inside = {n for n, _ in rows if n <= 8192}
+    assert rows == {(n, "rope") for n in inside} | {(n, m) for n in (12288, 16384) for m in pretrained.METHODS}
+    assert all(row["ppl"] == pytest.approx(math.exp(row["nll"]), rel=1e-12) for row in result["rows"])
+    assert all(row["factor"] == pytest.approx(max(1.0, row["length"] / 8192), rel=1e-12) for row in result["rows"])

