@@ -72,7 +72,7 @@ def test_linear_attention_with_feature_map(qkv):
 
     w = attention_weights(q, k, normalizer="linear", feature_map=phi)
     sim = phi(q) @ phi(k).transpose(-1, -2)
-    assert torch.allclose(w, sim / sim.sum(-1, keepdim=True))
+    assert torch.allclose(w, sim / sim.sum(-1, keepdim=True), atol=1e-12, rtol=0)
     # causal linear attention equals the recurrent (RNN) form of attnviz.linear
     out = attention(q, k, v, normalizer="linear", feature_map=phi, causal=True)
     assert torch.allclose(out, linear_attention_rnn(q, k, v, phi), atol=1e-12, rtol=0)
