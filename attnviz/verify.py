@@ -67,7 +67,7 @@ def _bound_text(atol: float, rtol: float) -> str:
     return f"{_sci(rtol)}·|want|" if atol == 0 else f"{_sci(atol)} + {_sci(rtol)}·|want|"
 
 
-def close(label: str, got: object, want: object, *, atol: float, rtol: float = 0.0) -> float:
+def close(label: str, got: object, want: object, *, atol: float, rtol: float = 0.0) -> None:
     """Print max |got - want| and assert |got - want| <= atol + rtol |want| everywhere. Chapter: rope-rotation."""
     atol, rtol = _tolerance("atol", atol), _tolerance("rtol", rtol)
     got_t, want_t = _as_f64("got", got), _as_f64("want", want)
@@ -91,10 +91,18 @@ def close(label: str, got: object, want: object, *, atol: float, rtol: float = 0
             f" (atol {_sci(atol)}, rtol {_sci(rtol)})"
         )
     print(f"{text} ≤ {_bound_text(atol, rtol)}")
-    return deviation
 
 
-def value(label: str, got: object, expected: float, tol: float) -> float:
+def _digits(measured: float, quoted: float, tol: float) -> int:
+    """Significant digits that show ``quoted`` as written and ``measured`` down to a tenth of ``tol``."""
+    shown = len(repr(quoted).split("e")[0].replace("-", "").replace(".", "").lstrip("0")) if quoted else 1
+    needed = 6
+    if measured and math.isfinite(measured) and tol > 0:
+        needed = math.floor(math.log10(abs(measured))) - math.floor(math.log10(tol)) + 2
+    return max(6, shown, min(needed, 17))
+
+
+def value(label: str, got: object, expected: float, tol: float) -> None:
     """Print a measured value against a quoted one, assert |got - expected| <= tol. Chapter: train-short-test-long."""
     tol = _tolerance("tol", tol)
     got_t, expected_t = _as_f64("got", got), _as_f64("expected", expected)
@@ -103,11 +111,11 @@ def value(label: str, got: object, expected: float, tol: float) -> float:
         raise ValueError(f"got and expected must be single numbers, got shapes {shapes}")
     measured, quoted = got_t.item(), expected_t.item()
     deviation = abs(measured - quoted)
-    text = f"{label}: {measured:.6g} vs {quoted:.6g}, |Δ| = {_sci(deviation, 2)}"
+    digits = _digits(measured, quoted, tol) if math.isfinite(deviation) else 6
+    text = f"{label}: {measured:.{digits}g} vs {quoted!r}, |Δ| = {_sci(deviation, 2)}"
     if not deviation <= tol:  # also catches nan
         raise AssertionError(f"{text} > {_sci(tol)}: measured {measured!r}, expected {quoted!r}, tolerance {_sci(tol)}")
     print(f"{text} ≤ {_sci(tol)}")
-    return deviation
 
 
 def _rows(quoted: Mapping | Sequence) -> list[tuple[tuple, float]]:
@@ -126,7 +134,7 @@ def _rows(quoted: Mapping | Sequence) -> list[tuple[tuple, float]]:
     return items
 
 
-def check_quoted(lookup: Callable[..., object], quoted: Mapping | Sequence, tol: float) -> float:
+def check_quoted(lookup: Callable[..., object], quoted: Mapping | Sequence, tol: float) -> None:
     """Assert lookup(*key) is within tol of each quoted (*key, value) or {key: value} Chapter: train-short-test-long."""
     tol = _tolerance("tol", tol)
     if not callable(lookup):
@@ -143,7 +151,6 @@ def check_quoted(lookup: Callable[..., object], quoted: Mapping | Sequence, tol:
         head = f"{len(failures)} of {count} quoted numbers off by more than {_sci(tol)}:\n"
         raise AssertionError(head + "\n".join(failures))
     print(f"{count} quoted numbers match: max |Δ| = {_sci(worst, 2)} ≤ {_sci(tol)}")
-    return worst
 
 
 def verdicts(checks: Mapping[str, tuple[float, float]], expected: Mapping[str, bool]) -> dict[str, bool]:

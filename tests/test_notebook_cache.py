@@ -4,6 +4,7 @@ import copy
 import json
 
 import nbformat
+import pytest
 from jupyter_cache import get_cache
 
 from tests import notebook_cache
@@ -85,15 +86,20 @@ def test_configuring_and_collecting_keep_a_stale_cache_and_recording_empties_it(
 def test_a_chapter_over_the_time_limit_fails_and_a_unit_test_does_not(monkeypatch):
     from types import SimpleNamespace
 
-    import pytest
-
-    monkeypatch.setattr(notebook_cache, "CHAPTER_LIMIT_S", -1.0)  # any run is over a negative limit
-    for name, fails in (("chapter.ipynb", True), ("test_unit.py", False)):
-        hook = notebook_cache.pytest_runtest_call(SimpleNamespace(path=notebook_cache.ROOT / name))
+    monkeypatch.setattr(notebook_cache, "CHAPTER_LIMIT_S", 60.0)
+    for name, seconds, fails in (
+        ("chapter.ipynb", 61.0, True),
+        ("chapter.ipynb", 59.0, False),
+        ("test_u.py", 99.0, False),
+    ):
+        report = SimpleNamespace(passed=True, outcome="passed", longrepr=None)
+        hook = notebook_cache.pytest_runtest_makereport(
+            SimpleNamespace(path=notebook_cache.ROOT / name), SimpleNamespace(when="call", duration=seconds)
+        )
         next(hook)
+        with pytest.raises(StopIteration) as done:
+            hook.send(report)
+        assert done.value.value is report
+        assert (report.outcome == "failed") is fails, (name, seconds)
         if fails:
-            with pytest.raises(pytest.fail.Exception, match=r"chapter\.ipynb ran for .* over the -1 s"):
-                hook.send(None)
-        else:
-            with pytest.raises(StopIteration):
-                hook.send(None)
+            assert report.longrepr.startswith("chapter.ipynb ran for 61 s, over the 60 s a chapter may take")
