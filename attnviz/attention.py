@@ -23,14 +23,16 @@ def _scale(scale: float | None, d: int) -> float:
 
 
 def causal_mask(n_q: int, n_k: int, device: torch.device | None = None) -> torch.Tensor:
-    """Boolean (n_q, n_k) mask, True where query i may see key j (j <= i). Chapter: rope-rotation."""
+    """Boolean (n_q, n_k) mask, True where query i may see key j (j <= i). Chapter: sparsity-measures."""
     return torch.ones(n_q, n_k, dtype=torch.bool, device=device).tril()
 
 
 def local_mask(
     n_q: int, n_k: int, window: int | None = None, sinks: int = 0, device: torch.device | None = None
 ) -> torch.Tensor:
-    """Boolean (n_q, n_k) mask: causal, last ``window`` keys, first ``sinks`` keys. Chapter: train-short-test-long.
+    """Boolean (n_q, n_k) mask: causal, last ``window`` keys, first ``sinks`` keys.
+
+    Chapter: train-short-test-long (via lab.evaluate, lab.load).
 
     Query i sees key j when j <= i and (i - j < window or j < sinks): top-left aligned like ``causal_mask``
     and torch's ``is_causal``, also when n_q != n_k.
@@ -50,7 +52,9 @@ def local_mask(
 
 
 def logn_scale(positions: object, train_len: int, clamp: bool = True) -> torch.Tensor:
-    """ln(p + 1) / ln(train_len) of positions p, float64, >= 1 when ``clamp``. Chapter: entropy-invariant-scale.
+    """ln(p + 1) / ln(train_len) of positions p, float64, >= 1 when ``clamp``.
+
+    Chapter: entropy-invariant-scale (via entropy_invariant_scale).
 
     The query at position p (from 0, so p + 1 tokens are visible) is multiplied by it: the entropy-invariant
     scale log_L n without ``clamp``, Su's inference-time log n-dagger with it.

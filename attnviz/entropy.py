@@ -63,7 +63,9 @@ def renyi(p: torch.Tensor, a: float, dim: int = -1) -> torch.Tensor:
 
 
 def renyi_from_logits(logits: torch.Tensor, a: float, dim: int = -1) -> torch.Tensor:
-    """Rényi entropy H_a in nats of softmax(logits) along ``dim``; -inf = masked key. Chapter: sparsity-measures.
+    """Rényi entropy H_a in nats of softmax(logits) along ``dim``; -inf = masked key.
+
+    Chapter: none yet.
 
     For a != 1: H_a = (a LSE(s) - LSE(a s)) / (a - 1), stable for large logits; a = 1 is
     :func:`entropy_from_logits`; a = inf: LSE(s) - max s; a = 0: log(unmasked count).

@@ -80,7 +80,10 @@ def _check_figure(fig: object) -> None:
 
 
 def frame_png(fig: Figure, dpi: int = FRAME_DPI) -> bytes:
-    """Small PNG of a figure (palette-quantized), the frame format of explorers. Chapter: rope-rotation."""
+    """Small PNG of a figure (palette-quantized), the frame format of explorers.
+
+    Chapter: rope-rotation (via explore).
+    """
     _check_figure(fig)
     image = (
         Image.open(io.BytesIO(plots.to_png(fig, dpi=dpi)))
@@ -93,7 +96,10 @@ def frame_png(fig: Figure, dpi: int = FRAME_DPI) -> bytes:
 
 
 def explore_mode() -> str:
-    """The explorer mode from ``ATTNVIZ_EXPLORE``: "live" (default) or "static". Chapter: rope-rotation."""
+    """The explorer mode from ``ATTNVIZ_EXPLORE``: "live" (default) or "static".
+
+    Chapter: rope-rotation (via explore).
+    """
     mode = os.environ.get("ATTNVIZ_EXPLORE", "live").strip().lower() or "live"
     if mode not in MODES:
         raise ValueError(f"environment variable ATTNVIZ_EXPLORE must be one of {MODES}, got {mode!r}")

@@ -29,6 +29,8 @@ POSITIONS = ("rope", "none")
 class Method:
     """How attention treats positions at inference; fields left at their defaults give plain RoPE.
 
+    Chapter: train-short-test-long (via lab.METHODS).
+
     ``scaling``: a :func:`attnviz.positions.rope_frequencies` schedule, applied with factor
     max(1, n / train_len) for a sequence of length n (static scaling to the test length); "dynamic" instead
     gives the query at position p the dynamic-NTK frequencies of its prefix length p + 1.
@@ -93,7 +95,9 @@ def method(name: str) -> Method:
 
 
 def frequencies(how: Method, d: int, base: float, n: int, train_len: int) -> torch.Tensor:
-    """RoPE frequencies (d/2,) float64 of ``how`` for n tokens (factor max(1, n / L)). Chapter: train-short-test-long.
+    """RoPE frequencies (d/2,) float64 of ``how`` for n tokens (factor max(1, n / L)).
+
+    Chapter: train-short-test-long (via lab.evaluate, lab.run).
 
     ReRoPE keeps the trained frequencies; "dynamic" gives those of the last query (seq_len n, transformers'
     dynamic NTK with its factor 1, so the NTK factor is max(1, n / train_len)).
@@ -118,7 +122,10 @@ def frequencies(how: Method, d: int, base: float, n: int, train_len: int) -> tor
 
 
 def leak_for(how: Method, n: int, train_len: int) -> float | None:
-    """Leaky ReRoPE's k for n tokens ("auto": relative positions stay below L). Chapter: train-short-test-long."""
+    """Leaky ReRoPE's k for n tokens ("auto": relative positions stay below L).
+
+    Chapter: train-short-test-long (via lab.evaluate, lab.run).
+    """
     if how.leak != "auto":
         return None if how.leak is None else float(how.leak)
     return max(1.0, (n - 1 - how.rerope) / max(train_len - 1 - how.rerope, 1))
@@ -156,7 +163,9 @@ def method_logits(
     position: str = "rope",
     logn_train: bool = False,
 ) -> torch.Tensor:
-    """Masked, scaled logits (..., n, n) of pre-rotation q, k (..., n, d) under ``how``. Chapter: train-short-test-long.
+    """Masked, scaled logits (..., n, n) of pre-rotation q, k (..., n, d) under ``how``.
+
+    Chapter: train-short-test-long (via lab.evaluate, lab.run).
 
     Row p is scaled by 1 / sqrt(d), by log_L(p + 1) when the model trained with it (``logn_train``, which makes
     ``how.logn`` moot) or else by ``how``'s log n scale, and by YaRN's logit scale; causal, window and sinks

@@ -38,7 +38,7 @@ FEATURE_MAPS: dict[str, FeatureMap] = {
 
 
 def feature_map(name: str | FeatureMap) -> FeatureMap:
-    """The feature map phi named ``name`` ("elu+1", "relu", "exp") or a callable as is. Chapter: rope-rotation."""
+    """The feature map phi named ``name`` ("elu+1", "relu", "exp") or a callable as is. Chapter: attention-focus."""
     if callable(name):
         return name
     if name not in FEATURE_MAPS:

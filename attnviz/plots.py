@@ -32,7 +32,10 @@ RC = {
 
 
 class BookFigure(Figure):
-    """A matplotlib Figure that displays itself as a PNG in notebooks. Chapter: rope-rotation."""
+    """A matplotlib Figure that displays itself as a PNG in notebooks.
+
+    Chapter: rope-rotation (via curves, attention_map).
+    """
 
     def _repr_png_(self) -> bytes:
         return to_png(self)
@@ -65,7 +68,10 @@ def _figure(layout: str) -> tuple[Figure, Axes]:
 
 
 def new_figure(width: float = 6.0, height: float = 3.5, rect: tuple | str | None = None) -> tuple[Figure, Axes]:
-    """Figure and axes in the book style; ``rect`` (LAYOUTS name or tuple) fixes the axes. Chapter: rope-rotation."""
+    """Figure and axes in the book style; ``rect`` (LAYOUTS name or tuple) fixes the axes.
+
+    Chapter: rope-rotation (via curves, attention_map).
+    """
     if isinstance(rect, str):
         rect = _layout(rect)[1]  # a named layout: its rectangle (the size is the caller's)
     with matplotlib.rc_context(RC):
@@ -416,7 +422,7 @@ def _tick(v: float | str) -> str:
 
 
 def to_png(fig: Figure, dpi: float | None = None, fast: bool = False) -> bytes:
-    """PNG bytes of a figure; ``fast`` trades size for speed (live explorers). Chapter: rope-rotation."""
+    """PNG bytes of a figure; ``fast`` trades size for speed (live explorers). Chapter: rope-rotation (via explore)."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, pil_kwargs={"compress_level": 1} if fast else None)
     return buffer.getvalue()

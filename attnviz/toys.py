@@ -38,7 +38,10 @@ def _seed(seed: object) -> int:
 
 @contextmanager
 def seeded(seed: int | None) -> Iterator[None]:
-    """Run the block under torch.manual_seed(seed), then restore the global RNG. Chapter: rope-rotation."""
+    """Run the block under torch.manual_seed(seed), then restore the global RNG.
+
+    Chapter: rope-rotation (via Lookup, fit).
+    """
     if seed is None:
         yield
         return

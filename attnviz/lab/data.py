@@ -23,7 +23,10 @@ _CHAR_ID = {c: i + 1 for i, c in enumerate(ALPHABET)}
 
 
 def encode(text: str) -> torch.Tensor:
-    """Character ids (n,) int64: newline, printable ASCII, tabs as 4 spaces, else 0. Chapter: train-short-test-long."""
+    """Character ids (n,) int64: newline, printable ASCII, tabs as 4 spaces, else 0.
+
+    Chapter: train-short-test-long (via lab.corpus).
+    """
     if not isinstance(text, str):
         raise ValueError(f"text must be a str, got {type(text).__name__}")
     text = text.replace("\t", "    ")
@@ -31,13 +34,19 @@ def encode(text: str) -> torch.Tensor:
 
 
 def decode(ids: Iterable[int]) -> str:
-    """Text of character ids; passkey markers print as « and », unknown ids as ?. Chapter: train-short-test-long."""
+    """Text of character ids; passkey markers print as « and », unknown ids as ?.
+
+    Chapter: none yet (a reader's view of lab data; the chapter prints none).
+    """
     marks = {UNKNOWN: "?", KEY: "«", END: "»"}
     return "".join(marks.get(int(i), ALPHABET[int(i) - 1] if 1 <= int(i) <= len(ALPHABET) else "?") for i in ids)
 
 
 def corpus_files() -> list[Path]:
-    """The standard library's top-level ``*.py`` files, sorted by name. Chapter: train-short-test-long."""
+    """The standard library's top-level ``*.py`` files, sorted by name.
+
+    Chapter: train-short-test-long (via lab.corpus).
+    """
     import sysconfig
 
     files = sorted(Path(sysconfig.get_paths()["stdlib"]).glob("*.py"))
@@ -86,7 +95,9 @@ def repeat_batch(text: torch.Tensor, batch: int, length: int, gen: torch.Generat
 def passkey_batch(
     text: torch.Tensor, batch: int, length: int, gen: torch.Generator, digits: int = 5, depth: float | None = None
 ) -> dict:
-    """Text with « d1..dk » hidden at ``depth`` (0..1), « d1..dk at the end. Chapter: train-short-test-long.
+    """Text with « d1..dk » hidden at ``depth`` (0..1), « d1..dk at the end.
+
+    Chapter: train-short-test-long (via lab.evaluate, lab.run).
 
     ``tokens`` (batch, length + 1); ``answer`` (batch, length) marks the targets that are the digits after
     the final «, the only characters the score counts (all of them ``copyable``). Recalling the key is an
@@ -116,7 +127,10 @@ def passkey_batch(
 
 
 def task_batch(task: str, text: torch.Tensor, batch: int, length: int, gen: torch.Generator) -> dict:
-    """The test batch of ``task``: "text", "repeat" or "passkey", default settings. Chapter: train-short-test-long."""
+    """The test batch of ``task``: "text", "repeat" or "passkey", default settings.
+
+    Chapter: train-short-test-long (via lab.evaluate).
+    """
     _checks.choice("task", task, TASKS)
     if task == "text":
         return text_batch(text, batch, length, gen)
@@ -126,7 +140,9 @@ def task_batch(task: str, text: torch.Tensor, batch: int, length: int, gen: torc
 
 
 def training_batch(text: torch.Tensor, batch: int, length: int, gen: torch.Generator) -> torch.Tensor:
-    """Tokens (batch, length + 1): 1/4 text, 3/8 repeated text, 3/8 passkeys. Chapter: train-short-test-long.
+    """Tokens (batch, length + 1): 1/4 text, 3/8 repeated text, 3/8 passkeys.
+
+    Chapter: train-short-test-long (via lab.run).
 
     Repeated rows use a random period in [4, length / 2], so the model learns to copy within its window.
     """

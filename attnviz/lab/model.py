@@ -20,8 +20,10 @@ from .data import VOCAB
 
 @dataclass(frozen=True)
 class LabConfig:
-    """Model and training settings. ``position``: "rope" or "none" (NoPE). ``logn_train``: every logit of
-    query position p is scaled by log_L(p + 1) in training and at test (a :class:`Method`'s ``logn`` is then moot).
+    """Model and training settings. Chapter: train-short-test-long (via lab.run, lab.load).
+
+    ``position``: "rope" or "none" (NoPE). ``logn_train``: every logit of query position p is scaled by
+    log_L(p + 1) in training and at test (a :class:`Method`'s ``logn`` is then moot).
     """
 
     d_model: int = 128
@@ -48,7 +50,10 @@ class LabConfig:
 
 
 class Attention(nn.Module):
-    """Causal multi-head self-attention whose positions and scale come from a :class:`Method`."""
+    """Causal multi-head self-attention whose positions and scale come from a :class:`Method`.
+
+    Chapter: train-short-test-long (via lab.load).
+    """
 
     def __init__(self, cfg: LabConfig) -> None:
         super().__init__()
@@ -74,12 +79,18 @@ class Attention(nn.Module):
 
 
 def visible(n: int, window: int | None = None, sinks: int = 0, device: torch.device | None = None) -> torch.Tensor:
-    """Boolean (n, n): key j visible to query i (causal, window, sinks). Chapter: train-short-test-long."""
+    """Boolean (n, n): key j visible to query i (causal, window, sinks).
+
+    Chapter: train-short-test-long (via lab.evaluate, lab.load).
+    """
     return local_mask(n, n, window, sinks, device)
 
 
 class Block(nn.Module):
-    """Pre-norm transformer block: attention then a GELU MLP (4 d_model wide)."""
+    """Pre-norm transformer block: attention then a GELU MLP (4 d_model wide).
+
+    Chapter: train-short-test-long (via lab.load).
+    """
 
     def __init__(self, cfg: LabConfig) -> None:
         super().__init__()
@@ -96,7 +107,10 @@ class Block(nn.Module):
 
 
 class TinyLM(nn.Module):
-    """A character-level causal LM with no absolute positions: RoPE (or nothing) inside attention."""
+    """A character-level causal LM with no absolute positions: RoPE (or nothing) inside attention.
+
+    Chapter: train-short-test-long (via lab.load).
+    """
 
     def __init__(self, cfg: LabConfig) -> None:
         super().__init__()

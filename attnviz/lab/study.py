@@ -52,7 +52,10 @@ LAB_METHODS = (
 
 @dataclass(frozen=True)
 class Study:
-    """What :func:`run` trains and measures: models (name -> config and methods), lengths, sample counts."""
+    """What :func:`run` trains and measures: models (name -> config and methods), lengths, sample counts.
+
+    Chapter: train-short-test-long (via lab.run).
+    """
 
     models: dict = field(default_factory=dict)
     lengths: tuple = (64, 128, 256, 512, 1024)
@@ -61,7 +64,10 @@ class Study:
 
 
 def studies() -> dict[str, Study]:
-    """Studies: ``full`` (chapter), ``small`` (re-run in it), ``reduced`` (tests). Chapter: train-short-test-long."""
+    """Studies: ``full`` (chapter), ``small`` (re-run in it), ``reduced`` (tests).
+
+    Chapter: train-short-test-long (via lab.run).
+    """
     window_only = ("rope", "window", "window+sinks")
     full = Study(
         models={
@@ -149,7 +155,10 @@ def _meta(name: str, study: Study, trained: dict, device: torch.device, seconds:
 
 
 def write(result: dict, out: str | Path) -> Path:
-    """Write a :func:`run` as ``results.json``, ``results.csv`` and ``meta.json``. Chapter: train-short-test-long."""
+    """Write a :func:`run` as ``results.json``, ``results.csv`` and ``meta.json``.
+
+    Chapter: train-short-test-long (via lab.run).
+    """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(result, indent=1) + "\n")

@@ -17,12 +17,15 @@ from .model import LabConfig, TinyLM
 
 
 def default_device() -> torch.device:
-    """CUDA when available, else the CPU. Chapter: train-short-test-long."""
+    """CUDA when available, else the CPU. Chapter: train-short-test-long (via lab.run)."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def progress_bar(items: Iterable, enabled: bool, desc: str) -> Iterable:
-    """``items`` behind a tqdm bar if ``enabled`` (and tqdm installed), else as is. Chapter: train-short-test-long."""
+    """``items`` behind a tqdm bar if ``enabled`` (and tqdm installed), else as is.
+
+    Chapter: train-short-test-long (via lab.run).
+    """
     if not enabled:
         return items
     try:
@@ -81,7 +84,7 @@ def train(
 
 
 def save(model: TinyLM, history: dict, path: str | Path) -> Path:
-    """Write weights, config and history to ``path``. Chapter: train-short-test-long."""
+    """Write weights, config and history to ``path``. Chapter: train-short-test-long (via lab.run)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}

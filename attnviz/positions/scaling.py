@@ -111,7 +111,10 @@ def _yarn_keep(
 
 
 def yarn_logit_scale(factor: float) -> float:
-    """YaRN's logit multiplier (1 + 0.1 ln s)^2 for s = max(1, factor). Chapter: train-short-test-long."""
+    """YaRN's logit multiplier (1 + 0.1 ln s)^2 for s = max(1, factor).
+
+    Chapter: train-short-test-long (via lab.evaluate, lab.run).
+    """
     factor = _checks.real_number("factor", factor, positive=True)
     return (1 + 0.1 * math.log(max(1.0, factor))) ** 2
 

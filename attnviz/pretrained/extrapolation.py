@@ -26,7 +26,9 @@ DATA = Path(__file__).resolve().parent.parent / "data" / "pretrained"
 
 
 def long_text() -> str:
-    """A long English text available offline: Python's help topics, sorted by topic. Chapter: real-attention.
+    """A long English text available offline: Python's help topics, sorted by topic.
+
+    Chapter: real-attention (via pretrained.load_results).
 
     The language reference's help pages as shipped with the running Python: technical prose with
     grammar rules and code examples. The text differs between Python versions; record the version.
@@ -79,7 +81,9 @@ def _applied(net: torch.nn.Module, name: str, n: int, train_len: int):
 
 
 def target_nll(ids: torch.Tensor, method: str = "rope", *, train_len: int = 8192, target: int = 512) -> float:
-    """Mean NLL (nats/token) of the last ``target`` of ``ids`` (n,), SmolLM2 with ``method``. Chapter: real-attention.
+    """Mean NLL (nats/token) of the last ``target`` of ``ids`` (n,), SmolLM2 with ``method``.
+
+    Chapter: real-attention (via pretrained.load_results).
 
     ``method``: a name of the :mod:`attnviz.extrapolation` registry that changes only the frequencies and
     the query scale (:data:`SUPPORTED`), at s = max(1, n / train_len): "rope" (plain), "pi" (frequencies / s),

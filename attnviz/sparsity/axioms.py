@@ -23,7 +23,10 @@ AXIOMS = ("D1", "D2", "D3", "D4", "P1", "P2")
 
 
 def sparse_end(kind: str) -> str:
-    """Where ``kind`` is sparse: "low" (small = sparse, the post's convention) or "high". Chapter: sparsity-measures."""
+    """Where ``kind`` is sparse: "low" (small = sparse, the post's convention) or "high".
+
+    Chapter: sparsity-measures (via claimed_axioms, check_axioms).
+    """
     _checks.choice("kind", kind, KINDS)
     return "high" if kind in ("hoyer", "gini") else "low"
 

@@ -178,7 +178,9 @@ def entropy_sparsity(x: torch.Tensor, a: float = 1.0, dim: int = -1) -> torch.Te
 
 
 def effective_count(x: torch.Tensor, a: float = 2.0, dim: int = -1) -> torch.Tensor:
-    """e^{H_a(p)}, p = |x|/l1: the effective number of entries, in [1, n], small = sparse. Chapter: sparsity-measures.
+    """e^{H_a(p)}, p = |x|/l1: the effective number of entries, in [1, n], small = sparse.
+
+    Chapter: none yet (sparsity-measures computes the same measure as sparsity(x, "count")).
 
     a = 2: the participation ratio 1/sum p^2; a = 1: the effective support e^H of
     :func:`attnviz.metrics.effective_support`. Axioms: D1, D2, D3, P1 hold; D4 fails (k clones
