@@ -3,3 +3,16 @@
 import os
 
 collect_ignore = [] if os.environ.get("ATTNVIZ_BROWSER") == "1" else ["browser"]
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Print each chapter's ledger coverage: asserted / checkable claims per home post."""
+    from tests.ledger_scan import scans
+
+    rows = [(s.path.stem, post, c) for s in scans() for post, c in s.coverage().items()]
+    if not rows:
+        return
+    terminalreporter.section("claims ledgers: asserted / checkable claims per home post")
+    for chapter, post, c in rows:
+        share = c["asserted"] / c["checkable"] if c["checkable"] else 0.0
+        terminalreporter.write_line(f"{chapter:28s} {post:>6s}  {c['asserted']:3d} / {c['checkable']:3d}  {share:5.0%}")
