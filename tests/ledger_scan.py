@@ -73,8 +73,9 @@ def scan(path: Path) -> Scan:
             func = node.func
             name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
             keywords = {k.arg: k.value for k in node.keywords if k.arg}
-            if name == "Ledger" and isinstance(keywords.get("posts"), ast.Dict):
-                out.ledger_posts = [str(k.value) for k in keywords["posts"].keys if isinstance(k, ast.Constant)]
+            posts = keywords.get("posts", node.args[1] if len(node.args) > 1 else None)
+            if name == "Ledger" and isinstance(posts, ast.Dict):
+                out.ledger_posts = [str(k.value) for k in posts.keys if isinstance(k, ast.Constant)]
             elif name in METHODS and isinstance(func, ast.Attribute) and "post" in keywords:
                 out.entries.append(Entry(name, keywords, ast.unparse(node)[:120]))
             elif name == "publish" and isinstance(func, ast.Attribute):
