@@ -85,7 +85,7 @@ class Ledger:
             raise ValueError("posts must map each home post's archive number to its title")
         self.posts = {str(k): _text("post title", v) for k, v in self.posts.items()}
 
-    def _add(self, id: str, post: object, where: str, text: str, treatment: str, verdict: str, **rest) -> Claim:
+    def _add(self, id: str, post: object, where: str, text: str, treatment: str, verdict: str, **rest) -> None:
         post = str(post)
         if post not in self.posts:
             raise ValueError(f"post must be one of this chapter's home posts {sorted(self.posts)}, got {post!r}")
@@ -94,9 +94,9 @@ class Ledger:
         cell = rest.get("cell")
         if treatment != "not checkable" and (not isinstance(cell, str) or not _LABEL.match(cell)):
             raise ValueError(f"cell must be the label of the checking cell (# check: <label>), got {cell!r}")
-        claim = Claim(_text("id", id), post, _text("where", where), _text("text", text), treatment, verdict, **rest)
-        self.claims.append(claim)
-        return claim
+        self.claims.append(
+            Claim(_text("id", id), post, _text("where", where), _text("text", text), treatment, verdict, **rest)
+        )
 
     def check(
         self,
@@ -111,7 +111,7 @@ class Ledger:
         caveat: str = "",
         shown: bool = False,
         erratum: bool = False,
-    ) -> Claim:
+    ) -> None:
         """A claim decided by ``holds``, a bool the chapter computed; asserted (or ``shown``) in ``cell``."""
         if not isinstance(holds, bool):
             raise ValueError(f"holds must be a bool computed in the chapter, got {type(holds).__name__}")
@@ -119,7 +119,7 @@ class Ledger:
             "does not hold" if not holds else "holds with caveat" if _text("caveat", caveat, empty=True) else "holds"
         )
         treatment = "shown" if shown else "asserted"
-        return self._add(
+        self._add(
             id,
             post,
             where,
@@ -144,19 +144,17 @@ class Ledger:
         standard_error: float,
         evidence: str,
         caveat: str = "",
-    ) -> Claim:
+    ) -> None:
         """An experimental claim "difference > 0", decided by :func:`compare` (2 standard errors)."""
         verdict = compare(difference, standard_error)
         if verdict == "holds" and _text("caveat", caveat, empty=True):
             verdict = "holds with caveat"
         evidence = f"{_text('evidence', evidence)} (difference {difference:.3g} ± {standard_error:.2g})"
-        return self._add(
-            id, post, where, text, "asserted", verdict, cell=cell, evidence=evidence, caveat=caveat.strip()
-        )
+        self._add(id, post, where, text, "asserted", verdict, cell=cell, evidence=evidence, caveat=caveat.strip())
 
-    def not_checkable(self, id: str, *, post: object, where: str, text: str, reason: str) -> Claim:
+    def not_checkable(self, id: str, *, post: object, where: str, text: str, reason: str) -> None:
         """A claim this book cannot check, with the reason (what it would take)."""
-        return self._add(id, post, where, text, "not checkable", "not checkable here", evidence=_text("reason", reason))
+        self._add(id, post, where, text, "not checkable", "not checkable here", evidence=_text("reason", reason))
 
     def coverage(self) -> dict[str, dict[str, int]]:
         """Per post: claims in all, checkable, asserted, shown."""

@@ -12,8 +12,6 @@ from tests.ledger_scan import ROOT, can_fail, scans
 PENDING = {
     "attention-focus",
     "entropy-invariant-scale",
-    "entropy-jl-lemma",
-    "entropy-normalization",
     "naive-bayes-attention",
     "real-attention",
     "rope-beta-base",
@@ -32,13 +30,19 @@ def _ledger():
 def test_verdicts_are_computed_from_what_the_chapter_measured():
     led = _ledger()
     kw = {"post": 8265, "where": "§2", "text": "a claim", "evidence": "max |Δ| = 1e-15"}
-    assert led.check("8265.1", cell="a", holds=True, **kw).verdict == "holds"
-    assert led.check("8265.2", cell="b", holds=False, **kw).verdict == "does not hold"
-    assert led.check("8265.3", cell="c", holds=True, caveat="on average only", **kw).verdict == "holds with caveat"
-    assert led.check("8265.4", cell="d", holds=True, shown=True, **kw).treatment == "shown"
-    assert led.not_checkable("8265.5", post=8265, where="§5", text="a 100M run", reason="too big").verdict == (
-        "not checkable here"
-    )
+    assert led.check("8265.1", cell="a", holds=True, **kw) is None  # nothing echoed under a ledger cell
+    led.check("8265.2", cell="b", holds=False, **kw)
+    led.check("8265.3", cell="c", holds=True, caveat="on average only", **kw)
+    led.check("8265.4", cell="d", holds=True, shown=True, **kw)
+    led.not_checkable("8265.5", post=8265, where="§5", text="a 100M run", reason="too big")
+    verdicts = [(c.verdict, c.treatment) for c in led.claims]
+    assert verdicts == [
+        ("holds", "asserted"),
+        ("does not hold", "asserted"),
+        ("holds with caveat", "asserted"),
+        ("holds", "shown"),
+        ("not checkable here", "not checkable"),
+    ]
     assert led.coverage() == {"8265": {"claims": 5, "checkable": 4, "asserted": 3, "shown": 1}}
     assert "asserts 3 of the 4 checkable claims of post 8265 (1 more are not checkable here)" in led.coverage_text()
 
@@ -54,7 +58,8 @@ def test_verdicts_are_computed_from_what_the_chapter_measured():
 )
 def test_experimental_verdict_needs_two_standard_errors(difference, se, verdict):
     assert ledger.compare(difference, se) == verdict
-    claim = _ledger().experiment(
+    led = _ledger()
+    led.experiment(
         "8265.9",
         post="8265",
         where="§7",
@@ -64,6 +69,7 @@ def test_experimental_verdict_needs_two_standard_errors(difference, se, verdict)
         standard_error=se,
         evidence="3 seeds",
     )
+    claim = led.claims[-1]
     assert claim.verdict == verdict and f"± {se:.2g}" in claim.evidence
 
 
