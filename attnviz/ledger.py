@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 VERDICTS = ("holds", "holds with caveat", "does not hold", "inconclusive at this scale", "not checkable here")
 TREATMENTS = ("asserted", "shown", "not checkable")
 MIME = "application/vnd.attnviz.ledger+json"  # the output the book build reads the ledgers from
+GLUE_PREFIX = "application/papermill.record/"  # myst-nb's prefix for glued values
 COVERAGE_TARGET = 0.9  # share of a post's checkable claims a chapter must assert
 _LABEL = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
@@ -197,11 +198,12 @@ class Ledger:
 
     def publish(self) -> None:
         """Display the table (with the JSON alongside) and glue the coverage sentence for the source card."""
+        from IPython.core.formatters import format_display_data
         from IPython.display import display
 
         display({"text/markdown": self.table(), MIME: json.loads(json.dumps(self.to_json()))}, raw=True)
-        try:
-            from myst_nb import glue
-        except ImportError:  # Colab: no book build, nothing to glue into
-            return
-        glue("ledger-coverage", self.coverage_text(), display=False)
+        # myst-nb's glue protocol, written out so that publishing does not import myst_nb (and Sphinx) each time;
+        # outside a book build the output has no renderer and shows nothing
+        bundle, metadata = format_display_data(self.coverage_text())
+        metadata["scrapbook"] = {"name": "ledger-coverage", "mime_prefix": GLUE_PREFIX}
+        display({GLUE_PREFIX + k: v for k, v in bundle.items()}, raw=True, metadata=metadata)

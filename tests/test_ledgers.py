@@ -14,7 +14,6 @@ PENDING = {
     "entropy-invariant-scale",
     "naive-bayes-attention",
     "real-attention",
-    "rope-beta-base",
     "rope-rotation",
     "train-short-test-long",
 }
@@ -154,3 +153,19 @@ def test_generated_pages_list_each_claim_once_under_its_verdict():
     assert claims.count("| 8265 | §") == 3 and "## Holds with caveat (1)" in claims and "## Does not hold (1)" in claims
     assert 'href="../notebooks/rope-rotation.html#check-decay"' in claims
     assert "theta fixed" in errata and "| decay |" in errata and "| rotation |" not in errata
+
+
+def test_publish_glues_the_coverage_the_way_myst_nb_reads_it():
+    from IPython.core.interactiveshell import InteractiveShell
+    from myst_nb.ext.glue import GLUE_PREFIX
+
+    shown = []
+    shell = InteractiveShell.instance()
+    shell.display_pub.publish = lambda data, metadata=None, **kw: shown.append((data, metadata))
+    led = _ledger()
+    led.check("8265.1", post=8265, where="§2", text="rotation", cell="rot", holds=True, evidence="3e-15")
+    led.publish()
+    (table, _), (glued, meta) = shown
+    assert "rotation" in table["text/markdown"] and table[ledger.MIME]["claims"][0]["id"] == "8265.1"
+    assert GLUE_PREFIX == ledger.GLUE_PREFIX and meta["scrapbook"]["name"] == "ledger-coverage"
+    assert "asserts 1 of the 1 checkable claims of post 8265" in glued[GLUE_PREFIX + "text/plain"]
