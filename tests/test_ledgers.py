@@ -14,7 +14,6 @@ PENDING = {
     "entropy-invariant-scale",
     "naive-bayes-attention",
     "real-attention",
-    "rope-rotation",
     "train-short-test-long",
 }
 
