@@ -11,7 +11,6 @@ from tests.ledger_scan import ROOT, can_fail, scans
 # Chapters whose ledger is still to be written (issue "Every claim accounted for"); the list only shrinks.
 PENDING = {
     "attention-focus",
-    "entropy-invariant-scale",
     "naive-bayes-attention",
     "real-attention",
     "train-short-test-long",
