@@ -34,7 +34,7 @@ _LABEL = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 class Claim:
     """One claim of a post: where, what, how the chapter treats it, the verdict, the numbers behind it.
 
-    Chapter: none yet (every chapter's ledger holds them).
+    Chapter: rope-rotation (via Ledger).
     """
 
     id: str
@@ -52,7 +52,7 @@ class Claim:
 def compare(difference: float, standard_error: float, *, z: float = 2.0) -> str:
     """Verdict of "the difference is positive": beyond z standard errors either way, else inconclusive.
 
-    Chapter: none yet (the experiments' ledgers).
+    Chapter: train-short-test-long (via experiment).
     """
     for name, value in (("difference", difference), ("standard_error", standard_error), ("z", z)):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
@@ -74,10 +74,16 @@ def _text(name: str, value: object, *, empty: bool = False) -> str:
 
 @dataclass
 class Ledger:
-    """The claims of a chapter's home posts (archive number -> title). Chapter: none yet (every chapter)."""
+    """The claims of a chapter's home posts (archive number -> title). Chapter: rope-rotation.
+
+    ``cited``: other posts (archive number -> title) of which the chapter checks a few claims, typically an
+    erratum, without being their home; their claims are listed and generated like the others but do not
+    count towards the chapter's coverage.
+    """
 
     chapter: str
     posts: dict[str, str]
+    cited: dict[str, str] = field(default_factory=dict)
     claims: list[Claim] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -85,11 +91,15 @@ class Ledger:
         if not isinstance(self.posts, dict) or not self.posts:
             raise ValueError("posts must map each home post's archive number to its title")
         self.posts = {str(k): _text("post title", v) for k, v in self.posts.items()}
+        if not isinstance(self.cited, dict):
+            raise ValueError("cited must map archive numbers of other posts to their titles")
+        self.cited = {str(k): _text("post title", v) for k, v in self.cited.items()}
 
     def _add(self, id: str, post: object, where: str, text: str, treatment: str, verdict: str, **rest) -> None:
         post = str(post)
-        if post not in self.posts:
-            raise ValueError(f"post must be one of this chapter's home posts {sorted(self.posts)}, got {post!r}")
+        if post not in self.posts and post not in self.cited:
+            known = sorted(self.posts) + sorted(self.cited)
+            raise ValueError(f"post must be one of this chapter's home or cited posts {known}, got {post!r}")
         if any(c.id == id for c in self.claims):
             raise ValueError(f"id {id!r} is already in the ledger")
         cell = rest.get("cell")
@@ -194,7 +204,8 @@ class Ledger:
 
     def to_json(self) -> dict:
         """The ledger as plain data (what the book build reads)."""
-        return {"chapter": self.chapter, "posts": self.posts, "claims": [asdict(c) for c in self.claims]}
+        claims = [asdict(c) for c in self.claims]
+        return {"chapter": self.chapter, "posts": self.posts, "cited": self.cited, "claims": claims}
 
     def publish(self) -> None:
         """Display the table (with the JSON alongside) and glue the coverage sentence for the source card."""

@@ -151,23 +151,3 @@ def check_quoted(lookup: Callable[..., object], quoted: Mapping | Sequence, tol:
         head = f"{len(failures)} of {count} quoted numbers off by more than {_sci(tol)}:\n"
         raise AssertionError(head + "\n".join(failures))
     print(f"{count} quoted numbers match: max |Δ| = {_sci(worst, 2)} ≤ {_sci(tol)}")
-
-
-def verdicts(checks: Mapping[str, tuple[float, float]], expected: Mapping[str, bool]) -> dict[str, bool]:
-    """Print each claim left > right with its numbers; assert the verdicts. Chapter: train-short-test-long."""
-    if not isinstance(checks, Mapping) or not checks:
-        raise ValueError("checks must be a non-empty mapping claim -> (left, right)")
-    if not isinstance(expected, Mapping) or set(expected) != set(checks):
-        raise ValueError(f"expected must give one verdict per claim in checks: {sorted(checks)}")
-    found, wrong = {}, []
-    width = max(map(len, checks))
-    for name, (left, right) in checks.items():
-        left, right = float(left), float(right)
-        found[name] = left > right
-        mark = "" if found[name] == expected[name] else "   <- expected " + str(expected[name])
-        print(f"{name:{width}s}  {str(found[name]):5s} ({left:.3f} vs {right:.3f}){mark}")
-        if mark:
-            wrong.append(f"  {name}: {left:.6g} > {right:.6g} is {found[name]}, expected {expected[name]}")
-    if wrong:
-        raise AssertionError(f"{len(wrong)} verdict(s) differ:\n" + "\n".join(wrong))
-    return found

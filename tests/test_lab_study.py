@@ -18,17 +18,32 @@ def committed():
 def test_reduced_study_end_to_end(tmp_path):
     result = lab.run("reduced", tmp_path, checkpoints=tmp_path / "ckpt", device="cpu", progress=False)
     study = lab.studies()["reduced"]
-    expected_rows = sum(len(names) for _, names in study.models.values()) * len(study.lengths) * len(lab.TASKS)
+    per_model = {name: len(names) * len(study.seeds_of(name)) for name, (_, names) in study.models.items()}
+    expected_rows = sum(per_model.values()) * len(study.lengths) * len(lab.TASKS)
+    assert study.seeds_of("rope") == (0, 1) and study.seeds_of("nope") == (0,)
     assert len(result["rows"]) == expected_rows
     loaded = lab.load_results(tmp_path / "results.json")
     assert loaded["rows"] == json.loads(json.dumps(result["rows"]))
     assert (tmp_path / "results.csv").read_text().count("\n") == expected_rows + 1
     meta = json.loads((tmp_path / "meta.json").read_text())
     assert meta["versions"]["torch"] == torch.__version__ and meta["command"].startswith("python -m attnviz.lab")
-    assert (tmp_path / "ckpt" / "rope.pt").is_file()
+    assert (tmp_path / "ckpt" / "rope.pt").is_file() and (tmp_path / "ckpt" / "rope-seed1.pt").is_file()
+    assert meta["seeds"] == {"rope": [0, 1], "nope": [0]} and not meta["models"]["rope-seed1"]["reused_checkpoint"]
+    assert meta["models"]["rope-seed1"]["config"]["seed"] == 1
     grid = lab.table(loaded, "rope", 64)
     assert set(grid) == set(study.models["rope"][1]) and set(grid["rope"]) == set(lab.TASKS)
     assert all(0.0 <= v <= 1.0 for row in grid.values() for v in row.values())
+    assert lab.table(loaded, "rope", 64, seed=1) != grid  # another seed, another model
+    # per-sequence scores: two seeds, paired across methods on the same sequences
+    per = lab.scores(loaded, "rope", "pi", 128, "repeat", "copy_accuracy")
+    base = lab.scores(loaded, "rope", "rope", 128, "repeat", "copy_accuracy")
+    assert per.shape == base.shape == (2, study.samples["repeat"])
+    mean, se, seeds = lab.difference(loaded, "pi", "rope", 128, "repeat", "copy_accuracy")
+    assert seeds == 2 and se >= 0 and mean == pytest.approx(float((per - base).mean()), abs=1e-12)
+    # run again on the same checkpoints: nothing retrains, the scores are the same
+    again = lab.run("reduced", None, checkpoints=tmp_path / "ckpt", device="cpu", progress=False)
+    assert all(info["reused_checkpoint"] for info in again["meta"]["models"].values())
+    assert [r["accuracy"] for r in again["rows"]] == pytest.approx([r["accuracy"] for r in result["rows"]], abs=1e-12)
 
 
 def test_committed_results_are_the_full_study(committed):
@@ -45,6 +60,24 @@ def test_committed_results_are_the_full_study(committed):
 
 def test_committed_comparison_ran_within_the_budget(committed):
     assert committed["meta"]["seconds"] < 30 * 60  # the budget for the whole comparison on the 2-core machine
+
+
+def test_committed_seeds_are_the_seeds_study():
+    seeds, study = lab.load_results(lab.DATA_DIR / "seeds" / "results.json"), lab.studies()["seeds"]
+    meta = seeds["meta"]
+    assert meta["study"] == "seeds" and meta["seeds"] == {"rope": [0, 1, 2]} and meta["seconds"] < 30 * 60
+    assert meta["lengths"] == list(study.lengths) == [64, 512]
+    assert len(seeds["rows"]) == 3 * len(lab.SEED_METHODS) * 2 * len(lab.TASKS)
+    assert {r["method"] for r in seeds["rows"]} == set(lab.SEED_METHODS) <= set(lab.METHODS)
+    assert meta["models"]["rope"]["reused_checkpoint"]  # seed 0 is the shipped model, evaluated again
+    per = lab.scores(seeds, "rope", "rerope-w32", 512, "passkey")
+    assert per.shape == (3, meta["samples"]["passkey"])
+    # seed 0 reproduces the full table's means: same weights, same sequences (one near-tied argmax of
+    # 16384 characters flipped between the runs: ntk-fixed, repeat, 512)
+    full = lab.load_results()
+    for task in lab.TASKS:
+        again, before = (lab.table(r, "rope", 512, task=task) for r in (seeds, full))
+        assert all(again[m] == pytest.approx(before[m], abs=1.5 / 16384) for m in before if m in again)
 
 
 def test_table_reads_one_length_across_methods(committed):

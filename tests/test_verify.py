@@ -85,17 +85,6 @@ def test_check_quoted_rows_and_mapping(capsys):
         verify.check_quoted(lookup, rows, 3e-4)
 
 
-def test_verdicts(capsys):
-    checks = {"PI below plain": (0.5, 0.4), "NTK above plain": (0.3, 0.4)}
-    assert verify.verdicts(checks, {"PI below plain": True, "NTK above plain": False}) == {
-        "PI below plain": True,
-        "NTK above plain": False,
-    }
-    assert "PI below plain   True  (0.500 vs 0.400)" in capsys.readouterr().out
-    with pytest.raises(AssertionError, match="NTK above plain: 0.3 > 0.4 is False, expected True"):
-        verify.verdicts(checks, {"PI below plain": True, "NTK above plain": True})
-
-
 def test_gen_is_seeded():
     a = torch.rand(4, generator=verify.gen(3))
     assert torch.equal(a, torch.rand(4, generator=verify.gen(3)))
@@ -115,7 +104,6 @@ def test_gen_is_seeded():
         (lambda: verify.check_quoted(lambda: 0, [], 0.1), "at least one number"),
         (lambda: verify.check_quoted(lambda: 0, [(1.0,)], 0.1), r"tuples \(\*key, value\)"),
         (lambda: verify.check_quoted(3, {"a": 1}, 0.1), "lookup must be callable"),
-        (lambda: verify.verdicts({"a": (1, 0)}, {"b": True}), "one verdict per claim"),
         (lambda: verify.gen(-1), "seed must be an int >= 0"),
     ],
 )

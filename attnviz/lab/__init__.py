@@ -7,13 +7,16 @@ registry :mod:`attnviz.extrapolation` (``lab.METHODS`` is that registry), so the
 inference-time remedies of the posts (position interpolation, NTK-aware / fixed / mixed, YaRN, the
 log n scale, ReRoPE, Leaky ReRoPE, a sliding window, a window with sink tokens) run on the same
 weights without retraining. :func:`evaluate` reports loss and accuracy at any length, split between
-characters that can be copied from earlier in the text and characters that cannot; :func:`run` is the
-whole comparison (``python -m attnviz.lab --help``), whose results ship in ``attnviz/data/lab``.
+characters that can be copied from earlier in the text and characters that cannot, per sequence too;
+:func:`fixed_segment` scores one final segment read with growing context (post 9948's test);
+:func:`paired_difference` compares two methods on the same sequences; :func:`run` is the whole
+comparison (``python -m attnviz.lab --help``), whose results ship in ``attnviz/data/lab``.
 
 Modules, by role: :mod:`~attnviz.lab.data` (characters, corpus, task batches), :mod:`~attnviz.lab.model`
 (:class:`LabConfig`, :class:`TinyLM`), :mod:`~attnviz.lab.train` (training, checkpoints),
-:mod:`~attnviz.lab.evaluate`, :mod:`~attnviz.lab.study` (the comparison, its files, :func:`table` and
-:func:`curve`) and ``__main__`` (the command line). Every name is importable from ``attnviz.lab``.
+:mod:`~attnviz.lab.evaluate`, :mod:`~attnviz.lab.stats` (paired differences with standard errors),
+:mod:`~attnviz.lab.study` (the comparison, its files, :func:`table` and :func:`curve`) and ``__main__``
+(the command line). Every name is importable from ``attnviz.lab``.
 """
 
 from ..attention import causal_mask
@@ -36,9 +39,22 @@ from .data import (
     text_batch,
     training_batch,
 )
-from .evaluate import evaluate
+from .evaluate import evaluate, fixed_segment
 from .model import POSITIONS, Attention, Block, LabConfig, TinyLM, visible
-from .study import DATA_DIR, LAB_METHODS, ROW_KEYS, Study, curve, load_results, run, studies, table, write
+from .stats import difference, paired_difference, scores
+from .study import (
+    DATA_DIR,
+    LAB_METHODS,
+    ROW_KEYS,
+    SEED_METHODS,
+    Study,
+    curve,
+    load_results,
+    run,
+    studies,
+    table,
+    write,
+)
 from .train import default_device, load, progress_bar, save, train
 
 __all__ = [
@@ -54,6 +70,7 @@ __all__ = [
     "Method",
     "POSITIONS",
     "ROW_KEYS",
+    "SEED_METHODS",
     "Study",
     "TASKS",
     "TinyLM",
@@ -65,13 +82,16 @@ __all__ = [
     "corpus_files",
     "curve",
     "decode",
+    "difference",
     "default_device",
     "encode",
     "evaluate",
+    "fixed_segment",
     "load",
     "load_results",
     "main",
     "method",
+    "paired_difference",
     "passkey_batch",
     "progress_bar",
     "repeat_batch",
@@ -79,6 +99,7 @@ __all__ = [
     "rope_frequencies",
     "run",
     "save",
+    "scores",
     "studies",
     "table",
     "task_batch",
