@@ -66,6 +66,11 @@ def compare(difference: float, standard_error: float, *, z: float = 2.0) -> str:
     return "inconclusive at this scale"
 
 
+def _markdown_cell(text: str) -> str:
+    """``text`` safe inside a Markdown table cell: pipes and emphasis marks escaped, one line."""
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("*", "\\*").replace("\n", " ")
+
+
 def _text(name: str, value: object, *, empty: bool = False) -> str:
     if not isinstance(value, str) or (not empty and not value.strip()):
         raise ValueError(f"{name} must be a {'' if empty else 'non-empty '}string, got {value!r}")
@@ -199,7 +204,7 @@ class Ledger:
             verdict = c.verdict + (f": {c.caveat}" if c.caveat else "")
             where = f"`# check: {c.cell}`" if c.cell else "–"
             cells = [c.id, f"{c.post}, {c.where}", c.text, verdict, c.evidence, where]
-            rows.append("| " + " | ".join(x.replace("|", "\\|").replace("\n", " ") for x in cells) + " |")
+            rows.append("| " + " | ".join(_markdown_cell(x) for x in cells) + " |")
         return "\n".join(rows)
 
     def to_json(self) -> dict:

@@ -16,7 +16,9 @@ from pathlib import Path
 
 from docutils import nodes
 
-MIME = "application/vnd.attnviz.ledger+json"
+from attnviz.ledger import MIME
+from attnviz.ledger import _markdown_cell as _cell
+
 ORDER = ("does not hold", "holds with caveat", "inconclusive at this scale", "holds", "not checkable here")
 
 
@@ -41,10 +43,6 @@ def read_ledgers(root: Path, cache: Path) -> list[dict]:
                 if MIME in data:
                     found.append(dict(data[MIME], slug=path.stem))
     return found
-
-
-def _cell(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
 
 
 def _link(ledger: dict, claim: dict) -> str:
