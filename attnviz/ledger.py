@@ -199,11 +199,10 @@ class Ledger:
 
     def table(self) -> str:
         """The "What we found" table (Markdown), one row per claim, verdicts as computed."""
-        rows = ["| # | post | claim | verdict | evidence | checked in |", "|---|---|---|---|---|---|"]
+        rows = ["| post, where | claim | verdict | evidence | cell |", "|---|---|---|---|---|"]
         for c in self.claims:
             verdict = c.verdict + (f": {c.caveat}" if c.caveat else "")
-            where = f"`# check: {c.cell}`" if c.cell else "–"
-            cells = [c.id, f"{c.post}, {c.where}", c.text, verdict, c.evidence, where]
+            cells = [f"{c.post}, {c.where}", c.text, verdict, c.evidence, f"`{c.cell}`" if c.cell else "–"]
             rows.append("| " + " | ".join(_markdown_cell(x) for x in cells) + " |")
         return "\n".join(rows)
 

@@ -88,7 +88,7 @@ def test_table_escapes_pipes_and_carries_the_verdict():
     led = _ledger()
     led.check("8265.1", post=8265, where="eq. (3)", text="|q| = |k|", cell="norms", holds=False, evidence="2 > 1")
     table = led.table()
-    assert "\\|q\\| = \\|k\\|" in table and "does not hold" in table and "`# check: norms`" in table
+    assert "\\|q\\| = \\|k\\|" in table and "does not hold" in table and "| `norms` |" in table
 
 
 @pytest.mark.parametrize("name", WITH_LEDGER)
