@@ -10,13 +10,15 @@ weights without retraining. :func:`evaluate` reports loss and accuracy at any le
 characters that can be copied from earlier in the text and characters that cannot, per sequence too;
 :func:`fixed_segment` scores one final segment read with growing context (post 9948's test);
 :func:`paired_difference` compares two methods on the same sequences; :func:`run` is the whole
-comparison (``python -m attnviz.lab --help``), whose results ship in ``attnviz/data/lab``.
+comparison (``python -m attnviz.lab --help``), whose results ship in ``attnviz/data/lab``;
+:func:`probes` measures the chapter's other verdicts on one model, :func:`run_probes` on three seeds.
 
 Modules, by role: :mod:`~attnviz.lab.data` (characters, corpus, task batches), :mod:`~attnviz.lab.model`
 (:class:`LabConfig`, :class:`TinyLM`), :mod:`~attnviz.lab.train` (training, checkpoints),
 :mod:`~attnviz.lab.evaluate`, :mod:`~attnviz.lab.stats` (paired differences with standard errors),
-:mod:`~attnviz.lab.study` (the comparison, its files, :func:`table` and :func:`curve`) and ``__main__``
-(the command line). Every name is importable from ``attnviz.lab``.
+:mod:`~attnviz.lab.study` (the comparison, its files, :func:`table` and :func:`curve`),
+:mod:`~attnviz.lab.probes` (per-model probes, ``seeds/extra.json``) and ``__main__`` (the command line).
+Every name is importable from ``attnviz.lab``.
 """
 
 from ..attention import causal_mask
@@ -41,6 +43,7 @@ from .data import (
 )
 from .evaluate import evaluate, fixed_segment
 from .model import POSITIONS, Attention, Block, LabConfig, TinyLM, visible
+from .probes import at_factor, first_token_excess, load_probes, probes, run_probes
 from .stats import difference, paired_difference, scores
 from .study import (
     DATA_DIR,
@@ -77,6 +80,7 @@ __all__ = [
     "UNKNOWN",
     "VOCAB",
     "apply_rope",
+    "at_factor",
     "causal_mask",
     "corpus",
     "corpus_files",
@@ -86,18 +90,22 @@ __all__ = [
     "default_device",
     "encode",
     "evaluate",
+    "first_token_excess",
     "fixed_segment",
     "load",
+    "load_probes",
     "load_results",
     "main",
     "method",
     "paired_difference",
     "passkey_batch",
+    "probes",
     "progress_bar",
     "repeat_batch",
     "rerope_scores",
     "rope_frequencies",
     "run",
+    "run_probes",
     "save",
     "scores",
     "studies",

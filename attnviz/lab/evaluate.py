@@ -96,11 +96,12 @@ def fixed_segment(
     batch: int = 8,
     seed: int = 1234,
 ) -> dict[int, dict]:
-    """Scores of the same last ``segment`` characters read with growing ``contexts``. Chapter: train-short-test-long.
+    """Scores of the same last ``segment`` characters read with growing ``contexts``.
 
     Post 9948's test of long-range dependency: each held-out text of max(contexts) + 1 characters is cut
     to its last c + 1 for every context c, and only the final ``segment`` predictions are scored, so
     every context length scores the same characters. Returns {c: {"loss", "accuracy", "per_sample"}}.
+    Chapter: train-short-test-long (via lab.probes).
     """
     how = method(how) if isinstance(how, str) else how
     _checks.positive_int("segment", segment)
