@@ -128,3 +128,18 @@ def test_command_line_keeps_its_flags(capsys):
     assert usage.startswith("usage: python -m attnviz.lab")
     for flag in ("--study", "--out", "--checkpoints", "--device", "--threads", "--no-progress"):
         assert flag in usage
+
+
+def test_committed_logn_seeds_are_the_seeds_logn_study():
+    runs, study = lab.load_results(lab.DATA_DIR / "seeds-logn" / "results.json"), lab.studies()["seeds-logn"]
+    meta = runs["meta"]
+    assert meta["study"] == "seeds-logn" and meta["seeds"] == {"rope-logn": [0, 1, 2]} and meta["seconds"] < 30 * 60
+    methods = study.models["rope-logn"][1]
+    assert meta["lengths"] == list(study.lengths) and len(runs["rows"]) == 3 * len(methods) * 2 * len(lab.TASKS)
+    assert lab.scores(runs, "rope-logn", "rope", 512, "passkey").shape == (3, meta["samples"]["passkey"])
+    # seed 0, trained again, reproduces the full study's log-n model to float noise in training: at most a
+    # few of 16384 characters, and 2 of 320 passkey digits
+    full = lab.load_results()
+    for task, tol in (("text", 2e-3), ("repeat", 2e-3), ("passkey", 2 / 320)):
+        again, before = (lab.table(r, "rope-logn", 512, task=task, **kw) for r, kw in ((runs, {"seed": 0}), (full, {})))
+        assert all(again[m] == pytest.approx(before[m], abs=tol) for m in before)

@@ -49,6 +49,8 @@ LAB_METHODS = (
     "ntk-mixed+logn",
     "rerope-w32+logn",
 )
+# the methods run on the model trained with the log n scale (in ``full`` and, for three seeds, ``seeds-logn``)
+LOGN_METHODS = ("rope", "pi", "ntk", "ntk-mixed", "rerope-w32", "window")
 # the comparisons the chapter's verdicts rest on, run on three training seeds at 8L (and at L)
 SEED_METHODS = (
     "rope",
@@ -95,7 +97,8 @@ def studies() -> dict[str, Study]:
     """Studies: ``full`` and ``seeds`` (chapter), ``small`` (re-run in it), ``reduced`` (tests).
 
     ``seeds`` repeats the comparisons the verdicts rest on at 8L (and at L) with training seeds 0, 1, 2
-    of the RoPE model (seed 0 is the ``full`` study's model; its checkpoint is reused when given).
+    of the RoPE model (seed 0 is the ``full`` study's model; its checkpoint is reused when given);
+    ``seeds-logn`` does the same for the model trained with the log n scale.
 
     Chapter: train-short-test-long (via lab.run).
     """
@@ -103,11 +106,13 @@ def studies() -> dict[str, Study]:
     full = Study(
         models={
             "rope": (LabConfig(), LAB_METHODS),
-            "rope-logn": (LabConfig(logn_train=True), ("rope", "pi", "ntk", "ntk-mixed", "rerope-w32", "window")),
+            "rope-logn": (LabConfig(logn_train=True), LOGN_METHODS),
             "nope": (LabConfig(position="none"), window_only),
         }
     )
     seeds = Study(models={"rope": (LabConfig(), SEED_METHODS)}, lengths=(64, 512), seeds={"rope": (0, 1, 2)})
+    logn = (LabConfig(logn_train=True), LOGN_METHODS)
+    seeds_logn = Study(models={"rope-logn": logn}, lengths=(64, 512), seeds={"rope-logn": (0, 1, 2)})
     small = LabConfig(d_model=32, n_layers=1, n_heads=2, train_len=32, steps=30, batch=8)
     reduced = Study(
         models={
@@ -125,7 +130,7 @@ def studies() -> dict[str, Study]:
         lengths=(64, 256),
         samples={"text": 8, "repeat": 8, "passkey": 16},
     )
-    return {"full": full, "seeds": seeds, "small": small, "reduced": reduced}
+    return {"full": full, "seeds": seeds, "seeds-logn": seeds_logn, "small": small, "reduced": reduced}
 
 
 def run(
