@@ -142,3 +142,33 @@ def test_widget_scripts_are_local_and_not_in_static():
     for path in PAGES:
         assets = re.findall(r"<(?:script|link)\b[^>]*\b(?:src|href)=\"(https?://[^\"]+)\"", (SITE / path).read_text())
         assert assets == [], f"{path} loads scripts or styles from the network"
+
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+@pytest.mark.parametrize("path", CHAPTERS)
+def test_the_posts_chinese_title_renders_with_a_cjk_font(visit, path):
+    """The fonts Chromium actually used for the source card's Chinese title include one with CJK glyphs."""
+    page = visit(path).page
+    found = page.evaluate(
+        """() => {
+        const p = Array.from(document.querySelectorAll('main .admonition p'))
+            .find(e => /[\\u4e00-\\u9fff]/.test(e.textContent));
+        if (p) p.setAttribute('data-cjk-title', '');
+        return !!p;
+    }"""
+    )
+    if not found:
+        pytest.skip(f"{path} quotes no Chinese title")
+    client = page.context.new_cdp_session(page)
+    client.send("DOM.enable")
+    client.send("CSS.enable")
+    root = client.send("DOM.getDocument")["root"]["nodeId"]
+    node = client.send("DOM.querySelector", {"nodeId": root, "selector": "[data-cjk-title]"})["nodeId"]
+    fonts = client.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+    client.detach()
+    used = {f["familyName"]: f["glyphCount"] for f in fonts}
+    assert any(CJK.search(n) or "CJK" in n or "Han" in n for n, count in used.items() if count), (
+        f"no CJK font drew the title on {path}: {used}"
+    )
