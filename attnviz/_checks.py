@@ -152,3 +152,10 @@ def order(name: str, value: object, *, low: float, zero: bool = False) -> float:
     if value <= low or value == -math.inf:
         raise ValueError(f"{name} must be > {low:g}, got {value:g}")
     return value
+
+
+def seed(value: object, name: str = "seed") -> int:
+    """Return ``value`` if it is an int >= 0 (a random seed)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name} must be an int >= 0, got {value!r}")
+    return value

@@ -30,12 +30,6 @@ from .metrics import entropy
 from .positions import apply_rope, rope_frequencies, sinusoidal
 
 
-def _seed(seed: object) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
-    return seed
-
-
 @contextmanager
 def seeded(seed: int | None) -> Iterator[None]:
     """Run the block under torch.manual_seed(seed), then restore the global RNG.
@@ -46,7 +40,7 @@ def seeded(seed: int | None) -> Iterator[None]:
         yield
         return
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(_seed(seed))
+        torch.manual_seed(_checks.seed(seed))
         yield
 
 
@@ -66,7 +60,7 @@ def fit(
         raise ValueError("batch_fn must be callable as batch_fn(gen) and loss_fn as loss_fn(model, batch)")
     _checks.positive_int("steps", steps)
     lr = _checks.real_number("lr", lr, positive=True)
-    gen = torch.Generator().manual_seed(_seed(seed))
+    gen = torch.Generator().manual_seed(_checks.seed(seed))
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     model.train()
     history = []

@@ -13,14 +13,14 @@ from numbers import Real
 
 import torch
 
+from . import _checks
+
 F64 = torch.float64  # the dtype of every check in the book
 
 
 def gen(seed: int) -> torch.Generator:
     """A CPU torch.Generator seeded with ``seed`` (one per random cell). Chapter: sparsity-measures."""
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
-    return torch.Generator().manual_seed(seed)
+    return torch.Generator().manual_seed(_checks.seed(seed))
 
 
 def _sci(x: float, digits: int | None = None) -> str:
