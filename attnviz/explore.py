@@ -14,7 +14,8 @@ to choose the starting value and the label format). Two modes:
   :data:`MAX_FRAME_BYTES` bound the cost.
 
 The mode comes from the environment variable ``ATTNVIZ_EXPLORE`` (``live`` by default); the
-book build and the notebook tests set it to ``static``.
+book build and the notebook tests set it to ``static``. Live explorers need ipywidgets 7.7 or
+later (Colab ships 7.7.1, and installing attnviz there leaves it alone); static ones need 8.
 """
 
 from __future__ import annotations
@@ -139,9 +140,13 @@ def explore(draw: Callable[..., Figure], mode: str | None = None, **sliders: obj
     return box
 
 
+def _widgets_major() -> int:
+    return int(widgets.__version__.split(".")[0])
+
+
 def _enable_colab_widgets() -> None:
-    """Colab renders ipywidgets 8 only through its custom widget manager; switch it on there."""
-    if "google.colab" in sys.modules:
+    """Colab renders ipywidgets 8 only through its custom widget manager (its own renders 7); switch it on there."""
+    if "google.colab" in sys.modules and _widgets_major() >= 8:
         from google.colab import output  # type: ignore[import-not-found]
 
         output.enable_custom_widget_manager()
@@ -167,6 +172,11 @@ def _live_view(draw, specs, controls) -> widgets.Image:
 
 
 def _static_view(draw, specs, controls, links) -> widgets.Widget:
+    if _widgets_major() < 8:
+        raise ValueError(
+            f"static explorers need ipywidgets 8 (its Stack widget); this is ipywidgets {widgets.__version__}. "
+            "Live explorers work with 7.7 too: unset ATTNVIZ_EXPLORE or pass mode='live'"
+        )
     count = math.prod(len(spec.values) for spec in specs.values())
     if count > MAX_FRAMES:
         raise ValueError(

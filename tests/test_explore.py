@@ -89,3 +89,10 @@ def test_static_byte_budget_enforced():
 
     with pytest.raises(ValueError, match="over the budget"):
         explore(noisy, mode="static", seed=[0, 1])
+
+
+def test_static_explorers_name_the_ipywidgets_they_need(monkeypatch):
+    monkeypatch.setattr(widgets, "__version__", "7.7.1")
+    with pytest.raises(ValueError, match="static explorers need ipywidgets 8"):
+        explore(draw, mode="static", d=[4, 8])
+    assert len(explore(draw, mode="live", d=[4, 8]).children) == 2  # live mode is fine on 7.7

