@@ -7,7 +7,7 @@ JOBS ?= logical
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: book test quick browser lint clean
+.PHONY: book test quick browser colab lint clean
 
 $(BIN)/.installed: requirements.txt requirements-models.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ book: $(BIN)/.installed
 # The built pages in headless Chromium (Debian's `chromium`), offline. Run after `make book`.
 browser: $(BIN)/.installed
 	ATTNVIZ_BROWSER=1 $(BIN)/python -m pytest tests/browser -o addopts=""
+
+# The Colab path, simulated: chapters installed by their own setup cell into a Python 3.12 environment of
+# Colab's packages (.venv-colab, 7 GB, built on first use; tests/colab/test_colab.py).
+colab: $(BIN)/.installed
+	ATTNVIZ_COLAB=1 $(BIN)/python -m pytest tests/colab -o addopts="--durations=10"
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

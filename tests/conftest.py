@@ -1,8 +1,11 @@
-"""The browser suite needs a built book and Chromium: it runs only through `make browser` (ATTNVIZ_BROWSER=1)."""
+"""The browser suite needs a built book and Chromium: it runs only through `make browser` (ATTNVIZ_BROWSER=1);
+the Colab simulation builds a 7 GB environment: only through `make colab` (ATTNVIZ_COLAB=1)."""
 
 import os
 
 collect_ignore = [] if os.environ.get("ATTNVIZ_BROWSER") == "1" else ["browser"]
+if os.environ.get("ATTNVIZ_COLAB") != "1":
+    collect_ignore.append("colab")
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

@@ -117,7 +117,7 @@ def extrapolation(
     every method equals plain RoPE (s = 1, log-n scale 1). Rows: length, method, factor, nll, ppl, seconds.
     """
     _, tokenizer = load("smollm2")
-    ids = tokenizer(long_text(), return_tensors="pt")["input_ids"][0]
+    ids = tokenizer(long_text(), return_tensors="pt", add_special_tokens=False)["input_ids"][0]  # no BOS, as tokenize
     end = max(lengths)
     if end > len(ids):
         raise ValueError(f"lengths must be <= {len(ids)} (tokens in long_text()), got {end}")

