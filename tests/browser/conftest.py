@@ -1,7 +1,9 @@
 """Fixtures for the browser suite: the built book served on loopback, and Chromium with no network.
 
-Run after `make book` (`make browser`). Every page is loaded once per session; requests to any
-address but the local server are aborted and recorded, so a page that needs the network fails.
+Run after `make book` (`make browser`). The book is served the way GitHub Pages serves a project site: under
+the sub-path of ``html.baseurl`` (``/attention-book/``), with ``404.html`` answering every missing address.
+Every page is loaded once per session; requests to any address outside the sub-path are aborted and
+recorded, so a page that needs the network, or a link that forgets the sub-path, fails.
 """
 
 from __future__ import annotations
@@ -13,12 +15,16 @@ import shutil
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 SITE = ROOT / "_build" / "html"
 ASSET_DIRS = {"_static", "_sources", "_images", "_widgets"}
+BASEURL = yaml.safe_load((ROOT / "_config.yml").read_text())["html"]["baseurl"]
+PREFIX = urlsplit(BASEURL).path  # "/attention-book/": where GitHub Pages serves the project site
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -45,18 +51,48 @@ def chromium_path() -> str:
     return found
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+class PagesHandler(http.server.SimpleHTTPRequestHandler):
+    """The site under PREFIX only; a missing address gets 404.html with status 404, as on GitHub Pages."""
+
     def log_message(self, *args) -> None:
         pass
+
+    def send_head(self):
+        path = urlsplit(self.path).path
+        if path + "/" == PREFIX:
+            self.send_response(301)
+            self.send_header("Location", PREFIX)
+            self.end_headers()
+            return None
+        if not path.startswith(PREFIX):
+            self.send_error(404, "outside the site's sub-path")
+            return None
+        self.path = "/" + self.path[len(PREFIX) :]
+        target = Path(self.translate_path(self.path))
+        if target.is_dir():
+            target = target / "index.html"
+        if not target.is_file():
+            return self._not_found()
+        return super().send_head()
+
+    def _not_found(self):
+        body = (SITE / "404.html").read_bytes()
+        self.send_response(404)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        return None
 
 
 @pytest.fixture(scope="session")
 def site_url():
+    """The book's root address, under the sub-path (no trailing slash)."""
     if not (SITE / "index.html").exists():
         pytest.fail("no built book in _build/html: run `make book` first", pytrace=False)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=SITE))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(PagesHandler, directory=SITE))
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}"
+    yield f"http://127.0.0.1:{server.server_port}{PREFIX.rstrip('/')}"
     server.shutdown()
 
 
