@@ -71,7 +71,7 @@ def test_a_chapter_that_needs_more_than_attnviz_installs_it_where_missing(path):
     """Colab has torch, matplotlib, sympy and ipywidgets; a chapter that needs more has one extra install cell,
     tagged ``install``, right after the setup cell, that installs only what is missing."""
     code = _code(path)
-    needs_models = any("attnviz.pretrained" in _source(c) or "from attnviz import pretrained" in _source(c) for c in code)
+    needs_models = any(re.search(r"attnviz\.pretrained|from attnviz import .*\bpretrained\b", _source(c)) for c in code)
     extra = [i for i, c in enumerate(code) if "install" in c["metadata"].get("tags", [])]
     if not needs_models:
         assert extra == [], f"{path.name} has an install cell but needs nothing beyond attnviz"

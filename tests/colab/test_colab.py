@@ -152,5 +152,5 @@ def test_chapter_runs_to_the_end_on_colabs_packages(chapter, colab, release, tmp
     assert str(VENV) in words[2], f"the kernel imported attnviz from {words[2]}, not the installed release"
     after = freeze(VENV / "bin" / "python")
     changed = {n: (v, after.get(n)) for n, v in colab.items() if after.get(n) != v}
-    assert not changed, f"installing the chapter's needs changed Colab's own packages (a restart would be due): {changed}"
+    assert not changed, f"the install changed Colab's own packages (a runtime restart would be due): {changed}"
     print(f"{chapter}: ran on Colab's packages; installed {sorted(set(after) - set(colab))}", file=sys.stderr)
