@@ -7,7 +7,7 @@ JOBS ?= logical
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: book test quick browser colab lint clean
+.PHONY: book test quick browser colab lowest lint clean
 
 $(BIN)/.installed: requirements.txt requirements-models.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,18 @@ browser: $(BIN)/.installed
 # Colab's packages (.venv-colab, 7 GB, built on first use; tests/colab/test_colab.py).
 colab: $(BIN)/.installed
 	ATTNVIZ_COLAB=1 $(BIN)/python -m pytest tests/colab -o addopts="--durations=10"
+
+# attnviz's lower bounds, true: pyproject.toml's minimum versions, installed exactly (tests/lowest/constraints.txt)
+# on the oldest Python it allows, run the unit tests and three chapters (live explorers: ipywidgets 7.7).
+LOWEST := .venv-lowest
+PYTHON_LOWEST ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.10.*/bin/python3.10) $(shell command -v python3.10))
+LOWEST_CHAPTERS := notebooks/rope-rotation.ipynb notebooks/entropy-jl-lemma.ipynb notebooks/sparsity-measures.ipynb
+lowest:
+	test -x $(LOWEST)/bin/python || $(PYTHON_LOWEST) -m venv $(LOWEST)
+	$(LOWEST)/bin/python -m pip install --quiet --upgrade pip
+	$(LOWEST)/bin/python -m pip install --quiet -c tests/lowest/constraints.txt -e ".[test]"
+	ATTNVIZ_NOTEBOOK_CACHE=0 ATTNVIZ_EXPLORE=live $(LOWEST)/bin/python -m pytest -n $(JOBS) -p no:cacheprovider \
+		-o addopts="--nbmake --nbmake-timeout=120 --durations=5" -m "not slow and not models" tests $(LOWEST_CHAPTERS)
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

@@ -61,6 +61,15 @@ def _tolerance(name: str, tol: object) -> float:
     return float(tol)
 
 
+def _unravel(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The index of element ``flat`` of a row-major array of ``shape`` (torch.unravel_index needs torch 2.2)."""
+    index = []
+    for size in reversed(shape):
+        flat, i = divmod(flat, size)
+        index.append(i)
+    return tuple(reversed(index))
+
+
 def _bound_text(atol: float, rtol: float) -> str:
     if rtol == 0:
         return _sci(atol)
@@ -83,7 +92,7 @@ def close(label: str, got: object, want: object, *, atol: float, rtol: float = 0
     text = f"{label}: max |Δ| = {_sci(deviation, 2)}"
     if gap.numel() and bool((excess > 0).any()):
         worst = int(excess.flatten().argmax())
-        index = tuple(int(i) for i in torch.unravel_index(torch.tensor(worst), got_t.shape))
+        index = _unravel(worst, tuple(got_t.shape))
         where = f" at index {index}" if got_t.dim() else ""
         at_got, at_want = got_t.flatten()[worst].item(), want_t.flatten()[worst].item()
         raise AssertionError(

@@ -23,7 +23,8 @@ def test_uniform_attention_has_no_first_token_excess():
                 block.qkv.weight[: 2 * model.cfg.d_model] = 0  # q = k = 0: every logit 0, uniform rows
     excess = lab.first_token_excess(model, samples=3)
     assert len(excess) == 3 and max(abs(e) for e in excess) < 1e-6
-    assert max(abs(e) for e in lab.first_token_excess(_tiny(), samples=3)) > 1e-4  # random weights are not uniform
+    random = [abs(e) for seed in range(3) for e in lab.first_token_excess(_tiny(seed), samples=3)]
+    assert max(random) > 1e-5  # random weights are not uniform (4e-5 to 1e-3 over seeds and torch versions)
 
 
 def test_probes_shapes_and_cross_checks():

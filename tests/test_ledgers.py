@@ -130,6 +130,7 @@ def _pages():
 
 
 def test_generated_pages_list_each_claim_once_under_its_verdict():
+    pytest.importorskip("docutils", reason="book/_ext needs the book's toolchain (requirements.txt)")
     led = _ledger()
     led.check("8265.1", post=8265, where="§2", text="rotation", cell="rot", holds=True, evidence="3e-15")
     led.check(
@@ -152,6 +153,7 @@ def test_generated_pages_list_each_claim_once_under_its_verdict():
 
 
 def test_publish_glues_the_coverage_the_way_myst_nb_reads_it():
+    pytest.importorskip("myst_nb", reason="the glue protocol is myst-nb's, part of the book's toolchain")
     from IPython.core.interactiveshell import InteractiveShell
     from myst_nb.ext.glue import GLUE_PREFIX
 

