@@ -89,7 +89,7 @@ class Study:
     seeds: dict = field(default_factory=dict)
 
     def seeds_of(self, model: str) -> tuple[int, ...]:
-        """The training seeds of ``model``: :attr:`seeds` or its config's one seed."""
+        """The training seeds of ``model``: ``seeds`` or its config's one seed."""
         return tuple(self.seeds.get(model, (self.models[model][0].seed,)))
 
 
