@@ -11,17 +11,19 @@ import pytest
 from .conftest import BASEURL, PREFIX, SITE, book_pages
 
 PAGES = book_pages()
+# the pages a search engine should know: not the 404 page, not the root's redirect to the introduction
+PUBLISHED = [p for p in PAGES if p != "404.html" and 'http-equiv="Refresh"' not in (SITE / p).read_text()]
 
 
 def test_the_sitemap_lists_every_page_at_its_published_address():
     tree = ET.parse(SITE / "sitemap.xml")
     urls = {e.text for e in tree.iter() if e.tag.endswith("}loc")}
-    expected = {BASEURL + p for p in PAGES if p != "404.html"}
+    expected = {BASEURL + p for p in PUBLISHED}
     assert expected - urls == set(), f"pages missing from sitemap.xml: {sorted(expected - urls)[:5]}"
     assert all(u.startswith(BASEURL) for u in urls), sorted(u for u in urls if not u.startswith(BASEURL))[:5]
 
 
-@pytest.mark.parametrize("path", [p for p in PAGES if p != "404.html"])
+@pytest.mark.parametrize("path", PUBLISHED)
 def test_canonical_link_is_the_published_address(path):
     links = re.findall(r'<link rel="canonical" href="([^"]+)"', (SITE / path).read_text())
     assert links == [BASEURL + path]
@@ -68,3 +70,17 @@ def test_the_server_serves_only_the_sub_path(site_url):
         urllib.request.urlopen(root + "/_static/book.css")
     assert info.value.code == 404
     assert urllib.request.urlopen(site_url + "/_static/book.css").status == 200
+
+
+def test_the_api_reference_has_every_public_name_with_a_link_to_its_chapter():
+    import sys
+
+    sys.path.insert(0, str(SITE.parents[1] / "book" / "_ext"))
+    import apiref
+
+    html = (SITE / "book" / "api.html").read_text()
+    names = [f"{m}.{n}" for m in apiref.modules() for n, _ in apiref.public(m)]
+    assert len(names) > 150
+    assert [n for n in names if f'id="{n}"' not in html] == []
+    entry = html[html.index('id="attnviz.attention.scores"') :][:3000]
+    assert re.search(r'Chapter: <a class="reference internal" href="\.\./notebooks/[\w-]+\.html"', entry), entry[:500]
