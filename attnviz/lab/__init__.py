@@ -17,7 +17,8 @@ Modules, by role: :mod:`~attnviz.lab.data` (characters, corpus, task batches), :
 (:class:`LabConfig`, :class:`TinyLM`), :mod:`~attnviz.lab.train` (training, checkpoints),
 :mod:`~attnviz.lab.evaluate`, :mod:`~attnviz.lab.stats` (paired differences with standard errors),
 :mod:`~attnviz.lab.study` (the comparison, its files, :func:`table` and :func:`curve`),
-:mod:`~attnviz.lab.probes` (per-model probes, ``seeds/extra.json``) and ``__main__`` (the command line).
+:mod:`~attnviz.lab.probes` (per-model probes, ``seeds/extra.json``), :mod:`~attnviz.lab.posts` (the posts' GAU
+benchmark numbers, from one file) and ``__main__`` (the command line).
 Every name is importable from ``attnviz.lab``.
 """
 
@@ -43,6 +44,7 @@ from .data import (
 )
 from .evaluate import evaluate, fixed_segment
 from .model import POSITIONS, Attention, Block, LabConfig, TinyLM, visible
+from .posts import GAU_FILE, gau_benchmark, gau_row
 from .probes import at_factor, first_token_excess, load_probes, probes, run_probes
 from .stats import difference, paired_difference, scores
 from .study import (
@@ -66,6 +68,7 @@ __all__ = [
     "Block",
     "DATA_DIR",
     "END",
+    "GAU_FILE",
     "KEY",
     "LAB_METHODS",
     "LabConfig",
@@ -92,6 +95,8 @@ __all__ = [
     "evaluate",
     "first_token_excess",
     "fixed_segment",
+    "gau_benchmark",
+    "gau_row",
     "load",
     "load_probes",
     "load_results",
