@@ -20,9 +20,9 @@ import torch
 
 from . import _checks
 from .attention import local_mask, logn_scale
-from .positions import RAMPS, SCALINGS, apply_rope, rerope_scores, rope_frequencies, yarn_logit_scale
+from .positions import RAMPS, SCALINGS, alibi_slopes, apply_rope, rerope_scores, rope_frequencies, yarn_logit_scale
 
-POSITIONS = ("rope", "none")
+POSITIONS = ("rope", "none", "alibi")  # how a model encodes positions: RoPE, nothing (NoPE), ALiBi biases
 
 
 @dataclass(frozen=True)
@@ -169,7 +169,8 @@ def method_logits(
 
     Row p is scaled by 1 / sqrt(d), by log_L(p + 1) when the model trained with it (``logn_train``, which makes
     ``how.logn`` moot) or else by ``how``'s log n scale, and by YaRN's logit scale; causal, window and sinks
-    mask with -inf. ``position="none"`` (NoPE) ignores the positional part of ``how``.
+    mask with -inf. ``position="none"`` (NoPE) ignores the positional part of ``how``; ``position="alibi"``
+    ignores it too and adds ALiBi's bias -slope_h (p - j) to the scaled logits of head h (q, k (..., h, n, d)).
     """
     how = method(how) if isinstance(how, str) else how
     if not isinstance(how, Method):
@@ -189,7 +190,7 @@ def method_logits(
         scale = scale * logn_scale(pos, train_len)
     if how.yarn_scale:
         scale = scale * yarn_logit_scale(max(1.0, n / train_len))
-    if position == "none":
+    if position in ("none", "alibi"):
         s = q @ k.transpose(-1, -2)
     elif how.rerope is not None:
         s = rerope_scores(q, k, frequencies(how, d, base, n, train_len), how.rerope, leak_for(how, n, train_len))
@@ -200,4 +201,9 @@ def method_logits(
         if dynamic:
             s = _dynamic_rows(q, k, s, base, train_len)
     s = s * scale.to(s.dtype)[:, None]  # (..., n, n), row p scaled
+    if position == "alibi":
+        if q.dim() < 3:
+            raise ValueError(f"ALiBi needs q, k of shape (..., heads, n, d), got {tuple(q.shape)}")
+        slopes = alibi_slopes(q.shape[-3]).to(s.dtype).to(q.device)  # (h,)
+        s = s - slopes[:, None, None] * (pos[:, None] - pos[None, :]).to(s.dtype)  # (..., h, n, n); j > i masked
     return s.masked_fill(~local_mask(n, n, how.window, how.sinks, q.device), float("-inf"))

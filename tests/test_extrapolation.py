@@ -168,3 +168,19 @@ def test_causal_mask_of_the_former_visible_is_kept():
 def test_bad_input_names_the_argument(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_alibi_position_adds_the_per_head_bias_to_the_scaled_logits():
+    from attnviz.positions import alibi_bias
+
+    gen = torch.Generator().manual_seed(3)
+    q, k = (torch.randn(2, 4, 12, 8, generator=gen, dtype=torch.float64) for _ in range(2))  # (b, h, n, d)
+    got = method_logits(q, k, "rope", train_len=64, position="alibi")
+    want = q @ k.transpose(-1, -2) / math.sqrt(8) + alibi_bias(12, 4)  # (b, h, n, n)
+    seen = torch.ones(12, 12, dtype=torch.bool).tril()
+    assert torch.allclose(got[..., seen], want[..., seen], rtol=0, atol=1e-12)
+    assert bool(torch.isneginf(got[..., ~seen]).all())
+    # the rotation-specific parts of a method do not apply: NTK gives the same logits as plain
+    assert torch.equal(method_logits(q, k, "ntk", train_len=4, position="alibi"), got)
+    with pytest.raises(ValueError, match="ALiBi needs q, k of shape"):
+        method_logits(q[0, 0], k[0, 0], "rope", train_len=64, position="alibi")

@@ -22,7 +22,8 @@ from .data import VOCAB
 class LabConfig:
     """Model and training settings. Chapter: train-short-test-long (via lab.run, lab.load).
 
-    ``position``: "rope" or "none" (NoPE). ``logn_train``: every logit of query position p is scaled by
+    ``position``: "rope", "none" (NoPE) or "alibi" (ALiBi's per-head linear biases, no rotation).
+    ``logn_train``: every logit of query position p is scaled by
     log_L(p + 1) in training and at test (a :class:`Method`'s ``logn`` is then moot).
     """
 
@@ -107,7 +108,7 @@ class Block(nn.Module):
 
 
 class TinyLM(nn.Module):
-    """A character-level causal LM with no absolute positions: RoPE (or nothing) inside attention.
+    """A character-level causal LM with no absolute positions: RoPE, ALiBi (or nothing) inside attention.
 
     Chapter: train-short-test-long (via lab.load).
     """

@@ -98,7 +98,8 @@ def studies() -> dict[str, Study]:
 
     ``seeds`` repeats the comparisons the verdicts rest on at 8L (and at L) with training seeds 0, 1, 2
     of the RoPE model (seed 0 is the ``full`` study's model; its checkpoint is reused when given);
-    ``seeds-logn`` does the same for the model trained with the log n scale.
+    ``seeds-logn`` does the same for the model trained with the log n scale, ``seeds-alibi`` for a model with
+    ALiBi biases instead of RoPE (its methods: plain, a window, the log n scale at inference).
 
     Chapter: train-short-test-long (via lab.run).
     """
@@ -113,6 +114,9 @@ def studies() -> dict[str, Study]:
     seeds = Study(models={"rope": (LabConfig(), SEED_METHODS)}, lengths=(64, 512), seeds={"rope": (0, 1, 2)})
     logn = (LabConfig(logn_train=True), LOGN_METHODS)
     seeds_logn = Study(models={"rope-logn": logn}, lengths=(64, 512), seeds={"rope-logn": (0, 1, 2)})
+    # post 9431: ALiBi trained at L, against the RoPE seeds (full attention, and the window at inference)
+    alibi = (LabConfig(position="alibi"), ("rope", "window", "rope+logn"))
+    seeds_alibi = Study(models={"alibi": alibi}, lengths=(64, 512), seeds={"alibi": (0, 1, 2)})
     small = LabConfig(d_model=32, n_layers=1, n_heads=2, train_len=32, steps=30, batch=8)
     reduced = Study(
         models={
@@ -130,7 +134,14 @@ def studies() -> dict[str, Study]:
         lengths=(64, 256),
         samples={"text": 8, "repeat": 8, "passkey": 16},
     )
-    return {"full": full, "seeds": seeds, "seeds-logn": seeds_logn, "small": small, "reduced": reduced}
+    return {
+        "full": full,
+        "seeds": seeds,
+        "seeds-logn": seeds_logn,
+        "seeds-alibi": seeds_alibi,
+        "small": small,
+        "reduced": reduced,
+    }
 
 
 def run(
