@@ -11,7 +11,8 @@ One module (or subpackage) per concept, each naming in its docstrings the chapte
   :mod:`~attnviz.random_models`, with :mod:`~attnviz.metrics` as the book's one-stop facade;
   :mod:`~attnviz.normalize` (entropy normalization) and :mod:`~attnviz.bayes` (Naive Bayes pooling);
 - chapter tools: :mod:`~attnviz.verify` (checks that print and assert), :mod:`~attnviz.symbolic`
-  (sympy), :mod:`~attnviz.toys` (toy tasks and a training loop), :mod:`~attnviz.plots` and
+  (sympy), :mod:`~attnviz.toys` (toy tasks and a training loop), :mod:`~attnviz.che` (the Chomsky-hierarchy
+  tasks of length-generalisation studies), :mod:`~attnviz.plots` and
   :mod:`~attnviz.explore` (figures and slider explorers);
 - experiments with committed results: :mod:`~attnviz.lab` (train short, test long) and
   :mod:`~attnviz.pretrained` (real models, needing transformers).
