@@ -1,4 +1,5 @@
-"""Position encodings: absolute tables, RoPE, its scaled schedules, ReRoPE and relative biases.
+"""Position encodings: absolute tables, RoPE, its scaled schedules, ReRoPE, relative biases (ALiBi, KERPLE,
+Sandwich, XPOS) and random position training.
 
 ``from attnviz.positions import apply_rope`` keeps working: every name lives in a concept module
 (:mod:`.absolute`, :mod:`.rope`, :mod:`.scaling`, :mod:`.rerope`, :mod:`.relative`, :mod:`.sampling` for random
@@ -6,7 +7,17 @@ position training) and is re-exported here.
 """
 
 from .absolute import sinusoidal
-from .relative import alibi_bias, alibi_slopes
+from .relative import (
+    KERPLE_KINDS,
+    alibi_bias,
+    alibi_slopes,
+    kerple_bias,
+    sandwich_bias,
+    sandwich_concat,
+    xpos_logits,
+    xpos_overflow_position,
+    xpos_scale,
+)
 from .rerope import rerope_positions, rerope_scores
 from .rope import LAYOUTS, apply_rope, interleaved_to_half, rope_angles, rope_decay, rotation_matrix
 from .sampling import (
@@ -20,6 +31,7 @@ from .sampling import (
 from .scaling import RAMPS, SCALINGS, angle_overshoot, beta_digits, rope_frequencies, yarn_logit_scale
 
 __all__ = [
+    "KERPLE_KINDS",
     "LAYOUTS",
     "RAMPS",
     "SCALINGS",
@@ -34,6 +46,7 @@ __all__ = [
     "expected_sorted_positions",
     "grid_positions",
     "interleaved_to_half",
+    "kerple_bias",
     "random_positions",
     "rerope_positions",
     "rerope_scores",
@@ -41,6 +54,11 @@ __all__ = [
     "rope_decay",
     "rope_frequencies",
     "rotation_matrix",
+    "sandwich_bias",
+    "sandwich_concat",
     "sinusoidal",
+    "xpos_logits",
+    "xpos_overflow_position",
+    "xpos_scale",
     "yarn_logit_scale",
 ]
