@@ -33,7 +33,7 @@ def _mask_future(bias: torch.Tensor) -> torch.Tensor:
 
 
 def alibi_slopes(n_heads: int) -> torch.Tensor:
-    """ALiBi head slopes (n_heads,), float64: 2^(-8h/H), h = 1..H, for H a power of two. Chapter: none yet.
+    """ALiBi head slopes (n_heads,), float64: 2^(-8h/H), h = 1..H, for H a power of two. Chapter: local-attention.
 
     For other H the ALiBi authors' code (``get_slopes``) takes the slopes of the power of two P just below
     H and then every other slope of 2P (h = 1, 3, 5, ...), in order, until there are H: 12 heads get
@@ -48,7 +48,7 @@ def alibi_slopes(n_heads: int) -> torch.Tensor:
 
 
 def alibi_bias(n: int, n_heads: int, causal: bool = False) -> torch.Tensor:
-    """ALiBi bias (n_heads, n, n), float64: -slope_h |i - j| added to logit (i, j). Chapter: none yet.
+    """ALiBi bias (n_heads, n, n), float64: -slope_h |i - j| added to logit (i, j). Chapter: local-attention.
 
     Bidirectionally the bias is symmetric (|i - j| = |j - i|), so it cannot tell left from right;
     ``causal=True`` puts -inf above the diagonal, leaving -slope_h (i - j) on and below it.
@@ -59,7 +59,7 @@ def alibi_bias(n: int, n_heads: int, causal: bool = False) -> torch.Tensor:
 
 
 def kerple_bias(n: int, kind: str, r1: float, r2: float, causal: bool = True) -> torch.Tensor:
-    """KERPLE bias (n, n), float64: power -r1 |i-j|^r2 or log -r1 log(1 + r2 |i-j|). Chapter: none yet.
+    """KERPLE bias (n, n), float64: power -r1 |i-j|^r2 or log -r1 log(1 + r2 |i-j|). Chapter: local-attention.
 
     KERPLE (Chi et al. 2022) trains r1 > 0 and r2 per head; the power kernel needs 0 < r2 <= 2 (its
     code clamps r2 to [0.01, 2]), the log kernel r2 > 0. Power with r2 = 1 is ALiBi with slope r1.
@@ -78,7 +78,7 @@ def kerple_bias(n: int, kind: str, r1: float, r2: float, causal: bool = True) ->
 def sandwich_bias(
     n: int, d: int, base: float = 10000.0, scale: float = 1.0, *, n_heads: int | None = None
 ) -> torch.Tensor:
-    """Sandwich bias (n, n), float64: scale p_i.p_j = scale sum_k cos((i-j) theta_k). Chapter: none yet.
+    """Sandwich bias (n, n), float64: scale p_i.p_j = scale sum_k cos((i-j) theta_k). Chapter: local-attention.
 
     p is the sinusoidal table of dimension d (the paper's d-bar, 128 in its experiments), theta_k =
     base^(-2k/d), k = 0..d/2-1, so the diagonal is d/2: the paper's bias has no "- d/2" (Su's figure
@@ -99,7 +99,7 @@ def sandwich_bias(
 
 
 def sandwich_concat(x: torch.Tensor, d: int, base: float = 10000.0, scale: float = 1.0) -> torch.Tensor:
-    """[x_i, sqrt(scale) p_i] (..., n, e + d), x's dtype: Sandwich as one dot product. Chapter: none yet.
+    """[x_i, sqrt(scale) p_i] (..., n, e + d), x's dtype: Sandwich as one dot product. Chapter: local-attention.
 
     For queries and keys q, k (..., n, e): concat(q) @ concat(k)^T = q @ k^T + sandwich_bias(n, d, base,
     scale), the post's [q_m, sqrt(lam) p_m]^T [k_n, sqrt(lam) p_n]; the cost is d more dimensions per head.
@@ -120,7 +120,7 @@ def _xpos_zeta(d: int, gamma: float) -> torch.Tensor:
 
 
 def xpos_scale(n: int, d: int, gamma: float = 0.4, scale_base: float = 512.0) -> torch.Tensor:
-    """XPOS query factors zeta_i^(m / scale_base) (n, d/2), float64, positions m = 0..n-1. Chapter: none yet.
+    """XPOS query factors zeta_i^(m / scale_base) (n, d/2), float64, positions m = 0..n-1. Chapter: local-attention.
 
     zeta_i = (2i/d + gamma) / (1 + gamma) for RoPE pair i (frequency base^(-2i/d)): Sun et al. 2022 and
     torchscale's XPOS (gamma = 0.4, scale_base = 512). The query at m is multiplied by these factors, the
@@ -143,7 +143,7 @@ def xpos_logits(
     *,
     causal: bool = False,
 ) -> torch.Tensor:
-    """XPOS logits (R_m q_m zeta^(m/B)) . (R_n k_n zeta^(-n/B)) (..., n, n), q's dtype. Chapter: none yet.
+    """XPOS logits (R_m q_m zeta^(m/B)) . (R_n k_n zeta^(-n/B)) (..., n, n), q's dtype. Chapter: local-attention.
 
     q, k (..., n, d), unscaled (no 1/sqrt(d)), at ``positions`` (n,) (default 0..n-1), interleaved RoPE
     pairs. Only m - n matters, but the factors are formed per position, in float64 and then cast to q's
@@ -174,7 +174,7 @@ def xpos_logits(
 
 
 def xpos_overflow_position(gamma: float = 0.4, scale_base: float = 512.0, dtype: torch.dtype = torch.float32) -> int:
-    """First integer position n whose XPOS key factor zeta_0^(-n/B) exceeds ``dtype``'s max. Chapter: none yet.
+    """First integer position n whose XPOS key factor zeta_0^(-n/B) exceeds ``dtype``'s max. Chapter: local-attention.
 
     zeta_0 = gamma / (1 + gamma) is the smallest factor (pair 0, the fastest rotation) whatever d is, so the
     threshold is B ln(max) / ln((1 + gamma) / gamma): about 36 000 in float32 for gamma = 0.4, B = 512.
