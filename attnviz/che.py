@@ -51,7 +51,8 @@ def _task(task: object) -> str:
 
 
 def encode(task: str, text: str, *, output: bool = False) -> torch.Tensor:
-    """Token ids (len(text),) int64 of ``text`` over the task's input (or output) alphabet. Chapter: none yet."""
+    """Token ids (len(text),) int64 of ``text`` over the task's input (or output) alphabet.
+    Chapter: positional-robustness."""
     symbols = ALPHABETS[_task(task)][int(bool(output))]
     if not isinstance(text, str):
         raise ValueError(f"text must be a str, got {type(text).__name__}")
@@ -63,7 +64,8 @@ def encode(task: str, text: str, *, output: bool = False) -> torch.Tensor:
 
 
 def decode(task: str, tokens: torch.Tensor, *, output: bool = False) -> str:
-    """The string that 1-D token ids spell over the task's input (or output) alphabet. Chapter: none yet."""
+    """The string that 1-D token ids spell over the task's input (or output) alphabet.
+    Chapter: positional-robustness."""
     symbols = ALPHABETS[_task(task)][int(bool(output))]
     if not isinstance(tokens, torch.Tensor) or tokens.dim() != 1 or tokens.is_floating_point():
         raise ValueError("tokens must be a 1-D integer tensor")
@@ -179,7 +181,8 @@ _RULES: dict[str, Callable[[str], str]] = {
 
 
 def answer(task: str, text: str) -> str:
-    """The task's unpadded answer to a string: answer('reverse_string', 'aabba') = 'abbaa'. Chapter: none yet."""
+    """The task's unpadded answer to a string: answer('reverse_string', 'aabba') = 'abbaa'.
+    Chapter: positional-robustness."""
     encode(task, text)  # checks the alphabet
     text = text.translate(_POST_SYMBOLS)
     if not text:
@@ -188,7 +191,7 @@ def answer(task: str, text: str) -> str:
 
 
 def output_length(task: str, length: int) -> int:
-    """Length of the (padded) target for inputs of ``length`` symbols. Chapter: none yet."""
+    """Length of the (padded) target for inputs of ``length`` symbols. Chapter: positional-robustness (via sample)."""
     _task(task)
     _checks.positive_int("length", length)
     if task in ("stack_manipulation", "binary_addition", "binary_multiplication"):
@@ -281,7 +284,9 @@ def _make(task: str, draw: Callable[[int, torch.Generator | None], str], rule: s
 
     generate.__name__ = generate.__qualname__ = task
     generate.__module__ = __name__
-    generate.__doc__ = f"{rule} Returns (input (length,), target (output_length,)) int64. Chapter: none yet."
+    generate.__doc__ = (
+        f"{rule} Returns (input (length,), target (output_length,)) int64. Chapter: positional-robustness."
+    )
     return generate
 
 
@@ -312,7 +317,8 @@ TASKS: dict[str, Callable[..., tuple[torch.Tensor, torch.Tensor]]] = {name: glob
 def sample(
     task: str, batch: int, length: int, *, generator: torch.Generator | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """A batch of one task: inputs (batch, length), targets (batch, output_length) int64. Chapter: none yet."""
+    """A batch of one task: inputs (batch, length), targets (batch, output_length) int64.
+    Chapter: positional-robustness."""
     _task(task)
     _checks.positive_int("batch", batch)
     pairs = [TASKS[task](length, generator) for _ in range(batch)]

@@ -7,7 +7,7 @@ positions from range(pool) (random position training, Ruoss et al. 2023; tested 
 each with or without the log n scale
 (every logit times log n / log L, L the longest training length). ``python -m attnviz.lab.robustness`` trains
 every (task, arm, seed) and scores whole answers at several lengths; the chapter loads the committed results
-(``attnviz/data/lab/robustness``). Chapter: none yet.
+(``attnviz/data/lab/robustness``). Chapter: positional-robustness.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ TASKS = ("even_pairs", "parity_check", "reverse_string")
 
 @dataclass(frozen=True)
 class RobustConfig:
-    """One training run: the task, the arm (``ARMS``), model size and training settings. Chapter: none yet."""
+    """One training run: the task, the arm (``ARMS``), model size and training settings.
+    Chapter: positional-robustness (via load_robustness)."""
 
     task: str = "reverse_string"
     arm: str = "plain"
@@ -63,7 +64,7 @@ class RobustConfig:
 class Encoder(nn.Module):
     """Bidirectional pre-norm transformer with RoPE at given positions and an optional log n scale.
 
-    Chapter: none yet.
+    Chapter: positional-robustness (via load_robustness).
     """
 
     def __init__(self, cfg: RobustConfig) -> None:
@@ -107,7 +108,7 @@ class Encoder(nn.Module):
 
 def positions_for(cfg: RobustConfig, batch: int, n: int, generator: torch.Generator) -> torch.Tensor:
     """Positions (batch, n) int64 for n tokens (markers included): 0..n-1, or each row sorted distinct draws from
-    range(pool). Chapter: none yet."""
+    range(pool). Chapter: positional-robustness (via load_robustness)."""
     if not cfg.arm.startswith("random"):
         return torch.arange(n).expand(batch, n)
     if n > cfg.pool:
@@ -116,7 +117,8 @@ def positions_for(cfg: RobustConfig, batch: int, n: int, generator: torch.Genera
 
 
 def train(cfg: RobustConfig) -> Encoder:
-    """Adam on cross-entropy, each step one batch of a length drawn from 2..train_max. Chapter: none yet."""
+    """Adam on cross-entropy, each step one batch of a length drawn from 2..train_max.
+    Chapter: positional-robustness."""
     torch.manual_seed(cfg.seed)
     model = Encoder(cfg)
     gen = torch.Generator().manual_seed(10_000 + cfg.seed)
@@ -142,7 +144,8 @@ def _valid(task: str, n: int) -> bool:
 
 
 def score(model: Encoder, n: int, samples: int, *, seed: int = 0) -> list[int]:
-    """1 for each test sample of length n answered exactly right, else 0. Chapter: none yet."""
+    """1 for each test sample of length n answered exactly right, else 0.
+    Chapter: positional-robustness (via load_robustness)."""
     gen = torch.Generator().manual_seed(20_000 + seed * 1_000 + n)
     inputs, targets = che.sample(model.cfg.task, samples, n, generator=gen)
     with torch.no_grad():
@@ -162,7 +165,7 @@ def run(
 ) -> dict:
     """Train every (task, arm, seed), score each length; write results.json and meta.json to ``out``.
 
-    Chapter: none yet (via load_robustness).
+    Chapter: positional-robustness (via load_robustness).
     """
     start, rows = time.time(), []
     for task in tasks:
@@ -189,13 +192,13 @@ def run(
 
 
 def load_robustness(path: str | Path = ROBUST_DIR) -> tuple[dict, dict]:
-    """(results, meta) of a run; by default the committed one. Chapter: none yet."""
+    """(results, meta) of a run; by default the committed one. Chapter: positional-robustness."""
     path = Path(path)
     return json.loads((path / "results.json").read_text()), json.loads((path / "meta.json").read_text())
 
 
 def accuracy(results: dict, task: str, arm: str, length: int) -> tuple[float, float, int]:
-    """(mean exact-answer accuracy, its standard error over training seeds, seeds). Chapter: none yet."""
+    """(mean exact-answer accuracy, its standard error over training seeds, seeds). Chapter: positional-robustness."""
     per_seed = [sum(r["correct"]) / len(r["correct"]) for r in results["rows"]
                 if (r["task"], r["arm"], r["length"]) == (task, arm, length)]  # fmt: skip
     if not per_seed:
@@ -207,7 +210,8 @@ def accuracy(results: dict, task: str, arm: str, length: int) -> tuple[float, fl
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m attnviz.lab.robustness --out DIR``: the whole study (about 40 min on one thread). Chapter: none yet."""
+    """``python -m attnviz.lab.robustness --out DIR``: the whole study (about 40 min on one thread).
+    Chapter: positional-robustness (via load_robustness)."""
     parser = argparse.ArgumentParser(prog="python -m attnviz.lab.robustness", description=__doc__.split("\n")[0])
     parser.add_argument("--out", default=str(ROBUST_DIR))
     parser.add_argument("--threads", type=int, default=1)

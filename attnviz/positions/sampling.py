@@ -27,7 +27,7 @@ def _count_in_pool(n: object, pool: object) -> tuple[int, int]:
 
 
 def random_positions(n: int, pool: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
-    """n sorted distinct positions (n,), int64, drawn uniformly from range(pool). Chapter: none yet."""
+    """n sorted distinct positions (n,), int64, drawn uniformly from range(pool). Chapter: positional-robustness."""
     _count_in_pool(n, pool)
     _checks.generator(generator)
     drawn = torch.randperm(pool, generator=generator)[:n]  # (n,): the first n of a uniform permutation
@@ -35,13 +35,15 @@ def random_positions(n: int, pool: int, *, generator: torch.Generator | None = N
 
 
 def grid_positions(n: int, pool: int) -> torch.Tensor:
-    """n evenly spaced positions (n,), int64, floor(k pool / n) for k < n: the test-time grid. Chapter: none yet."""
+    """n evenly spaced positions (n,), int64, floor(k pool / n) for k < n: the test-time grid.
+    Chapter: positional-robustness."""
     _count_in_pool(n, pool)
     return torch.arange(n, dtype=torch.int64) * pool // n  # (n,): n = 512, pool = 2048 gives 0, 4, ..., 2044
 
 
 def expected_sorted_positions(n: int, pool: int) -> torch.Tensor:
-    """E[k-th smallest] (n,), float64, of n distinct draws from range(pool): k (pool+1)/(n+1) - 1. Chapter: none yet.
+    """E[k-th smallest] (n,), float64, of n distinct draws from range(pool): k (pool+1)/(n+1) - 1.
+    Chapter: positional-robustness.
 
     Drawing n of {1, ..., N} without replacement, the n values cut the N - n others into n + 1 gaps that are
     exchangeable, so each gap holds (N - n)/(n + 1) on average and the k-th value sits at k + k (N - n)/(n + 1)
@@ -80,7 +82,8 @@ def equal_mean_lengths(
     alpha: float | None = None,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    """``count`` draws (count,), float64, of the length n, whose mean is the training length N. Chapter: none yet.
+    """``count`` draws (count,), float64, of the length n, whose mean is the training length N.
+    Chapter: positional-robustness.
 
     exponential: n ~ Exp(mean N), so std = N and mean + 3 std = 4N; poisson: n ~ Poisson(N), mean + 3 std =
     N + 3 sqrt(N) (the post rejects it as too short); beta: n = M b with b ~ Beta(alpha, beta), beta chosen so
@@ -101,7 +104,7 @@ def equal_mean_lengths(
 def equal_mean_length_moments(
     N: int, *, distribution: str = "exponential", M: int | None = None, alpha: float | None = None
 ) -> tuple[float, float]:
-    """(mean, std) of the equal-mean length n. Chapter: none yet.
+    """(mean, std) of the equal-mean length n. Chapter: positional-robustness.
 
     exponential (N, N); poisson (N, sqrt N); beta (N, M sqrt(a b / ((a + b)^2 (a + b + 1)))), a = alpha, b = beta.
     """
@@ -121,7 +124,7 @@ def equal_mean_positions(
     alpha: float | None = None,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    """Su's equal-mean positions (N,), float64: linspace(0, 1, N) * n for one draw of n. Chapter: none yet.
+    """Su's equal-mean positions (N,), float64: linspace(0, 1, N) * n for one draw of n. Chapter: positional-robustness.
 
     E[position k] = k N / (N - 1): close to the first N test positions 0, 1, ..., N - 1 (post 9444).
     """
