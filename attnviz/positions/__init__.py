@@ -3,7 +3,7 @@ Sandwich, XPOS) and random position training.
 
 ``from attnviz.positions import apply_rope`` keeps working: every name lives in a concept module
 (:mod:`.absolute`, :mod:`.rope`, :mod:`.scaling`, :mod:`.rerope`, :mod:`.relative`, :mod:`.sampling` for random
-position training) and is re-exported here.
+position training, :mod:`.rope2d` for 2-D RoPE and mixed text/image positions) and is re-exported here.
 """
 
 from .absolute import sinusoidal
@@ -20,6 +20,7 @@ from .relative import (
 )
 from .rerope import rerope_positions, rerope_scores
 from .rope import LAYOUTS, apply_rope, interleaved_to_half, rope_angles, rope_decay, rotation_matrix
+from .rope2d import apply_rope_2d, image_span, rope_tie_positions, rotation_matrix_2d
 from .sampling import (
     equal_mean_length_moments,
     equal_mean_lengths,
@@ -39,12 +40,14 @@ __all__ = [
     "alibi_slopes",
     "angle_overshoot",
     "apply_rope",
+    "apply_rope_2d",
     "beta_digits",
     "equal_mean_length_moments",
     "equal_mean_lengths",
     "equal_mean_positions",
     "expected_sorted_positions",
     "grid_positions",
+    "image_span",
     "interleaved_to_half",
     "kerple_bias",
     "random_positions",
@@ -53,7 +56,9 @@ __all__ = [
     "rope_angles",
     "rope_decay",
     "rope_frequencies",
+    "rope_tie_positions",
     "rotation_matrix",
+    "rotation_matrix_2d",
     "sandwich_bias",
     "sandwich_concat",
     "sinusoidal",
