@@ -3,7 +3,8 @@ Sandwich, XPOS) and random position training.
 
 ``from attnviz.positions import apply_rope`` keeps working: every name lives in a concept module
 (:mod:`.absolute`, :mod:`.rope`, :mod:`.scaling`, :mod:`.rerope`, :mod:`.relative`, :mod:`.sampling` for random
-position training, :mod:`.rope2d` for 2-D RoPE and mixed text/image positions) and is re-exported here.
+position training, :mod:`.rope2d` for 2-D RoPE and mixed text/image positions, :mod:`.survey` for T5's buckets,
+clipped relative positions and hierarchical absolute positions) and is re-exported here.
 """
 
 from .absolute import sinusoidal
@@ -30,6 +31,7 @@ from .sampling import (
     random_positions,
 )
 from .scaling import RAMPS, SCALINGS, angle_overshoot, beta_digits, rope_frequencies, yarn_logit_scale
+from .survey import clipped_relative, hierarchical_positions, t5_bias_table, t5_bucket
 
 __all__ = [
     "KERPLE_KINDS",
@@ -42,11 +44,13 @@ __all__ = [
     "apply_rope",
     "apply_rope_2d",
     "beta_digits",
+    "clipped_relative",
     "equal_mean_length_moments",
     "equal_mean_lengths",
     "equal_mean_positions",
     "expected_sorted_positions",
     "grid_positions",
+    "hierarchical_positions",
     "image_span",
     "interleaved_to_half",
     "kerple_bias",
@@ -62,6 +66,8 @@ __all__ = [
     "sandwich_bias",
     "sandwich_concat",
     "sinusoidal",
+    "t5_bias_table",
+    "t5_bucket",
     "xpos_logits",
     "xpos_overflow_position",
     "xpos_scale",
