@@ -43,7 +43,7 @@ def _axis_freqs(freqs: object, d: int | None = None) -> tuple[torch.Tensor, torc
 
 
 def apply_rope_2d(x: torch.Tensor, positions: object, freqs: object) -> torch.Tensor:
-    """Rotate x (..., n, d) by 2-D RoPE at positions (..., n, 2) = (x, y); same shape. Chapter: none yet.
+    """Rotate x (..., n, d) by 2-D RoPE at positions (..., n, 2) = (x, y); same shape. Chapter: rope-tie.
 
     ``freqs`` is one tensor (d/4,) shared by both axes (8397) or a pair ``(freqs_x, freqs_y)`` (10040).
     The first half of x is rotated by the first coordinate, the second half by the second.
@@ -63,7 +63,7 @@ def apply_rope_2d(x: torch.Tensor, positions: object, freqs: object) -> torch.Te
 
 
 def rotation_matrix_2d(row: float, col: float, freqs: object) -> torch.Tensor:
-    """Block-diagonal 2-D RoPE matrix diag(R_row, R_col) (d, d), float64. Chapter: none yet."""
+    """Block-diagonal 2-D RoPE matrix diag(R_row, R_col) (d, d), float64. Chapter: rope-tie."""
     fx, fy = _axis_freqs(freqs)
     if fx.shape[0] != fy.shape[0]:
         raise ValueError(f"freqs_x and freqs_y must have the same length, got {fx.shape[0]} and {fy.shape[0]}")
@@ -98,7 +98,7 @@ def _image(last: float, h: int, w: int, scheme: str) -> tuple[torch.Tensor, floa
 
 
 def rope_tie_positions(segments: Sequence[object], scheme: str = "tie") -> torch.Tensor:
-    """Position ids (N, 2) = (row x, column y) of text runs and images (row-major). Chapter: none yet.
+    """Position ids (N, 2) = (row x, column y) of text runs and images (row-major). Chapter: rope-tie.
 
     ``segments``: ``("text", n)`` and ``("image", h, w)`` items; text token n gets (n, n). int64 for
     ``"tie"`` and ``"mrope"``, float64 for ``"tv"`` (its offsets are half-integers in general).
@@ -121,7 +121,7 @@ def rope_tie_positions(segments: Sequence[object], scheme: str = "tie") -> torch
 
 
 def image_span(h: int, w: int, scheme: str = "tie") -> float:
-    """How many text positions an h x w image spends, K - L - 1 (text around it sees this gap). Chapter: none yet."""
+    """How many text positions an h x w image spends, K - L - 1 (text around it sees this gap). Chapter: rope-tie."""
     _checks.positive_int("h", h)
     _checks.positive_int("w", w)
     _checks.choice("scheme", scheme, SCHEMES)
