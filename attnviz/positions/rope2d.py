@@ -43,7 +43,7 @@ def _axis_freqs(freqs: object, d: int | None = None) -> tuple[torch.Tensor, torc
 
 
 def apply_rope_2d(x: torch.Tensor, positions: object, freqs: object) -> torch.Tensor:
-    """Rotate x (..., n, d) by 2-D RoPE at positions (..., n, 2) = (x, y); same shape. Chapter: rope-tie.
+    """Rotate x (..., n, d) by 2-D RoPE at positions (..., n, 2) = (x, y); same shape. Chapter: rope-2d.
 
     ``freqs`` is one tensor (d/4,) shared by both axes (8397) or a pair ``(freqs_x, freqs_y)`` (10040).
     The first half of x is rotated by the first coordinate, the second half by the second.
@@ -63,7 +63,7 @@ def apply_rope_2d(x: torch.Tensor, positions: object, freqs: object) -> torch.Te
 
 
 def rotation_matrix_2d(row: float, col: float, freqs: object) -> torch.Tensor:
-    """Block-diagonal 2-D RoPE matrix diag(R_row, R_col) (d, d), float64. Chapter: rope-tie."""
+    """Block-diagonal 2-D RoPE matrix diag(R_row, R_col) (d, d), float64. Chapter: rope-2d."""
     fx, fy = _axis_freqs(freqs)
     if fx.shape[0] != fy.shape[0]:
         raise ValueError(f"freqs_x and freqs_y must have the same length, got {fx.shape[0]} and {fy.shape[0]}")
