@@ -3,9 +3,20 @@ the Colab simulation builds a 7 GB environment: only through `make colab` (ATTNV
 
 import os
 
+import pytest
+
 collect_ignore = [] if os.environ.get("ATTNVIZ_BROWSER") == "1" else ["browser"]
 if os.environ.get("ATTNVIZ_COLAB") != "1":
     collect_ignore.append("colab")
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    """The lab's committed RoPE model (seed 0), loaded once per test module."""
+    from attnviz import lab
+
+    model, _ = lab.load(lab.DATA_DIR / "rope.pt")
+    return model
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

@@ -87,12 +87,6 @@ def test_xpos_logit_depends_on_the_distance_only(seed):
     torch.testing.assert_close(logits, logits[:1].expand(4), rtol=1e-10, atol=1e-10)
 
 
-@pytest.fixture(scope="module")
-def shipped():
-    model, _ = lab.load(lab.DATA_DIR / "rope.pt")
-    return model
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", range(4, 9))
 def test_the_lab_model_spreads_its_attention_at_8l_unless_windowed(shipped, seed):

@@ -116,12 +116,6 @@ def test_two_passes_cost_twice_the_products(n):
     assert counts[1] == 2 * counts[0] > 0
 
 
-@pytest.fixture(scope="module")
-def shipped():
-    model, _ = lab.load(lab.DATA_DIR / "rope.pt")
-    return model
-
-
 def _text_accuracy(model, how, n: int, seed: int) -> torch.Tensor:
     res = lab.evaluate(model, how, n, "text", samples=32, batch=16, seed=seed)
     return torch.tensor(res["per_sample"]["accuracy"], dtype=torch.float64)  # (32,)

@@ -118,12 +118,6 @@ def test_the_shared_benchmark_file_has_post_9706s_rows():
         assert lab.gau_row(name) == row, name
 
 
-@pytest.fixture(scope="module")
-def shipped():
-    model, _ = lab.load(lab.DATA_DIR / "rope.pt")
-    return model
-
-
 METHODS = ("rope", "pi", "ntk-fixed", "ntk-mixed", "ntk-mixed+logn")
 
 

@@ -6,12 +6,6 @@ import torch
 from attnviz import lab, verify
 
 
-@pytest.fixture(scope="module")
-def shipped():
-    model, _ = lab.load(lab.DATA_DIR / "rope.pt")
-    return model
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", range(6, 16))
 def test_induction_diagonal_appears_under_rerope_only(shipped, seed):

@@ -6,12 +6,6 @@ import torch
 from attnviz import lab
 
 
-@pytest.fixture(scope="module")
-def shipped():
-    model, _ = lab.load(lab.DATA_DIR / "rope.pt")
-    return model
-
-
 def test_evaluate_is_reproducible_and_splits_copyable_characters(shipped):
     a = lab.evaluate(shipped, "rope", 48, "repeat", samples=4, batch=2)
     b = lab.evaluate(shipped, "rope", 48, "repeat", samples=4, batch=4)

@@ -15,12 +15,6 @@ CHANGED_INSIDE_L = {"rerope-w16", "rerope-w32", "rerope-w48", "rerope-w32+logn"}
 
 
 @pytest.fixture(scope="module")
-def shipped():
-    model, _ = lab.load(lab.DATA_DIR / "rope.pt")
-    return model
-
-
-@pytest.fixture(scope="module")
 def qk():
     gen = torch.Generator().manual_seed(2)
     return tuple(torch.randn(1, 2, 150, 32, generator=gen, dtype=torch.float64) for _ in range(2))
