@@ -7,11 +7,15 @@ import importlib
 import inspect
 import json
 import re
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "book" / "_ext"))
+import apiref  # noqa: E402 (the API appendix's walk of attnviz's public modules and definitions)
+
 CHAPTERS = {
     p.stem: "\n".join("".join(c["source"]) for c in json.loads(p.read_text())["cells"] if c["cell_type"] == "code")
     for p in (ROOT / "notebooks").glob("*.ipynb")
@@ -20,30 +24,14 @@ PAGES = {p.stem: p.read_text() for p in (ROOT / "book").glob("*.md")}
 TAG = re.compile(r"Chapter: (none yet|[\w-]+)(?: \(via ([^)]*)\))?")
 
 
-def _modules() -> list[str]:
-    names = []
-    for path in sorted((ROOT / "attnviz").rglob("*.py")):
-        parts = path.relative_to(ROOT).with_suffix("").parts
-        if "__pycache__" in parts or parts[-1] == "__main__" or any(p.startswith("_") for p in parts[1:-1]):
-            continue
-        if parts[-1].startswith("_") and parts[-1] != "__init__":
-            continue  # private modules (_checks)
-        names.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
-    return names
-
-
 def _public(module: str) -> list[tuple[str, object]]:
     mod = importlib.import_module(module)
-    found = []
-    for name, obj in vars(mod).items():
-        if name.startswith("_") or getattr(obj, "__module__", None) != module:
-            continue
-        if inspect.isfunction(obj) or (inspect.isclass(obj) and not issubclass(obj, (tuple, BaseException))):
-            found.append((name, obj))  # records (NamedTuples) and exceptions describe what a function returns
-    return found
+    found = [(name, getattr(mod, name)) for name, _ in apiref.public(module)]
+    # records (NamedTuples) and exceptions describe what a function returns
+    return [(n, obj) for n, obj in found if not (inspect.isclass(obj) and issubclass(obj, (tuple, BaseException)))]
 
 
-ITEMS = [(f"{m}.{n}", obj) for m in _modules() for n, obj in _public(m)]
+ITEMS = [(f"{m}.{n}", obj) for m in apiref.modules() for n, obj in _public(m)]
 
 
 SOURCE = {p: p.read_text() for p in (ROOT / "attnviz").rglob("*.py") if p.name != "__init__.py"}

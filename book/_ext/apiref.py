@@ -1,10 +1,11 @@
 """The API reference appendix, generated from attnviz's docstrings at build time (Sphinx autodoc).
 
 When Sphinx reads ``book/api.md``, the line ``<!-- api: reference -->`` becomes one section per attnviz module
-with an ``autofunction``/``autoclass`` entry for each public function and class defined there (the same set
-that tests/test_docstrings.py checks): signature, docstring (shapes included) and the chapter that introduces
-it. Each docstring's tag ``Chapter: slug`` becomes a link to that chapter. Nothing is listed by hand, so a new
-function appears in the appendix the moment it is written.
+with an ``autofunction``/``autoclass`` entry for each public function and class defined there
+(tests/test_docstrings.py walks the same modules and definitions, less records and exceptions): signature,
+docstring (shapes included) and the chapter that introduces it. Each docstring's tag ``Chapter: slug``
+becomes a link to that chapter. Nothing is listed by hand, so a new function appears in the appendix the
+moment it is written.
 """
 
 from __future__ import annotations

@@ -63,11 +63,6 @@ def freeze(python: Path) -> dict[str, str]:
     return {p["name"].lower().replace("_", "-"): p["version"] for p in json.loads(out)}
 
 
-def colab_pins() -> dict[str, str]:
-    lines = [ln.split("#")[0].strip() for ln in PACKAGES.read_text().splitlines()]
-    return {name.lower().replace("_", "-"): v for name, v in (ln.split("==") for ln in lines if ln)}
-
-
 @pytest.fixture(scope="session")
 def colab() -> dict[str, str]:
     """The bare Colab-like environment (built once, then reused): its packages and their versions."""
